@@ -1,0 +1,242 @@
+"""`fixbot`: start, follow and decide on bug-fix tasks; run the worker or everything at once."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from bot.cli.render import console, err_console, follow, print_result, print_view
+from orchestration.gateway import ActionRefused, TaskGateway, UnknownTask
+from orchestration.logs import configure_logging
+from orchestration.models import Answer, CancelRequest, Decision
+from orchestration.settings import Settings, SettingsError, load_settings
+from orchestration.task_factory import make_task
+from orchestration.temporal_client import TemporalUnavailable, connect
+from orchestration.validation import TaskValidationError, parse_repository_argument, validate_task
+from orchestration.worker import repository_rules
+from sandbox.interface import SandboxError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+sandbox_app = typer.Typer(no_args_is_help=True, help="Build and inspect the sandbox image.")
+app.add_typer(sandbox_app, name="sandbox")
+
+T = TypeVar("T")
+_EXPECTED = (
+    SettingsError, TaskValidationError, TemporalUnavailable, UnknownTask, ActionRefused,
+    SandboxError,
+)
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; known errors become a clear message and exit code 1."""
+    try:
+        return asyncio.run(coroutine)
+    except _EXPECTED as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+def settings_or_exit() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    secrets = [s.get_secret_value() for s in (settings.anthropic_api_key, settings.github_token,
+                                               settings.temporal_api_key) if s is not None]
+    configure_logging(settings.log_level, settings.log_format, secrets)
+    return settings
+
+
+def cli_identity(override: str | None) -> str:
+    return override or f"cli:{getpass.getuser()}"
+
+
+async def _gateway(settings: Settings) -> TaskGateway:
+    return TaskGateway(await connect(settings), settings.temporal_task_queue)
+
+
+@app.command()
+def start(
+    title: Annotated[str, typer.Option(help="One line saying what is wrong.")],
+    repo: Annotated[list[str], typer.Option(help="Repository URL, optionally #branch. Repeatable.")],
+    description: Annotated[str, typer.Option(help="The bug report.")] = "",
+    description_file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
+    ticket: Annotated[str | None, typer.Option(help="Link to the ticket.")] = None,
+    no_approval: Annotated[bool, typer.Option("--no-approval", help="Open PRs without asking.")] = False,
+    auto_merge: Annotated[bool, typer.Option(help="Enable GitHub auto-merge on the PRs.")] = False,
+    budget: Annotated[float | None, typer.Option(help="Model budget in USD.")] = None,
+    model: Annotated[str | None, typer.Option(help="Claude model name.")] = None,
+    task_id: Annotated[str | None, typer.Option(help="Choose the task id (idempotent start).")] = None,
+    wait: Annotated[bool, typer.Option(help="Follow progress and print the result.")] = False,
+    as_user: Annotated[str | None, typer.Option("--as", help="Who is asking.")] = None,
+) -> None:
+    """Start a bug-fix task."""
+    settings = settings_or_exit()
+    text = description_file.read_text() if description_file else description
+    task = make_task(
+        settings, title=title, description=text, repositories=[parse_repository_argument(r) for r in repo],
+        requester=cli_identity(as_user), ticket_url=ticket, require_approval=not no_approval,
+        auto_merge=auto_merge, budget_usd=budget, model=model, task_id=task_id,
+    )
+    try:
+        validate_task(task, repository_rules(settings))  # before connecting to anything
+    except TaskValidationError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+    async def go() -> None:
+        gateway = await _gateway(settings)
+        workflow_id = await gateway.start(task)
+        console.print(f"started task [bold]{task.task_id}[/bold] (workflow {workflow_id})")
+        if wait:
+            hint = _approval_hint(task.task_id)
+            print_result(await follow(gateway, task.task_id, hint))
+
+    run(go())
+
+
+def _approval_hint(task_id: str):  # type: ignore[no-untyped-def]
+    async def hint(_view: object) -> None:
+        console.print(f"waiting for approval: [bold]fixbot approve {task_id}[/bold] or "
+                      f"[bold]fixbot reject {task_id} --reason ...[/bold]")
+
+    return hint
+
+
+@app.command()
+def approve(
+    task_id: str,
+    comment: Annotated[str, typer.Option()] = "",
+    as_user: Annotated[str | None, typer.Option("--as")] = None,
+) -> None:
+    """Approve a task's fix: fixbot opens the pull requests."""
+    _decide(task_id, approve=True, comment=comment, as_user=as_user)
+
+
+@app.command()
+def reject(
+    task_id: str,
+    reason: Annotated[str, typer.Option(help="Why (shown in the task's result).")],
+    as_user: Annotated[str | None, typer.Option("--as")] = None,
+) -> None:
+    """Reject a task's fix: no pull request is opened."""
+    _decide(task_id, approve=False, comment=reason, as_user=as_user)
+
+
+def _decide(task_id: str, *, approve: bool, comment: str, as_user: str | None) -> None:
+    settings = settings_or_exit()
+    decision = Decision(approve=approve, by=cli_identity(as_user), comment=comment)
+
+    async def go() -> None:
+        record = await (await _gateway(settings)).decide(task_id, decision)
+        verb = "approved" if record.decision.approve else "rejected"
+        console.print(f"task {task_id} {verb} by {record.decision.by}")
+
+    run(go())
+
+
+@app.command()
+def answer(
+    task_id: str,
+    text: str,
+    as_user: Annotated[str | None, typer.Option("--as")] = None,
+) -> None:
+    """Answer the agent's question; it resumes the same session."""
+    settings = settings_or_exit()
+
+    async def go() -> None:
+        await (await _gateway(settings)).answer(task_id, Answer(by=cli_identity(as_user), text=text))
+        console.print(f"answer delivered to task {task_id}")
+
+    run(go())
+
+
+@app.command()
+def cancel(
+    task_id: str,
+    reason: Annotated[str, typer.Option()] = "",
+    as_user: Annotated[str | None, typer.Option("--as")] = None,
+) -> None:
+    """Cancel a task: the agent stops and the sandbox is removed."""
+    settings = settings_or_exit()
+
+    async def go() -> None:
+        request = CancelRequest(by=cli_identity(as_user), reason=reason)
+        await (await _gateway(settings)).cancel(task_id, request)
+        console.print(f"task {task_id}: cancel requested")
+
+    run(go())
+
+
+@app.command()
+def status(task_id: str) -> None:
+    """Show where a task is, step by step."""
+    settings = settings_or_exit()
+
+    async def go() -> None:
+        print_view(await (await _gateway(settings)).status(task_id))
+
+    run(go())
+
+
+@app.command("list")
+def list_tasks(limit: Annotated[int, typer.Option()] = 20) -> None:
+    """Recent tasks, newest first."""
+    settings = settings_or_exit()
+
+    async def go() -> None:
+        rows = await (await _gateway(settings)).recent(limit)
+        if not rows:
+            console.print("no tasks yet")
+        for task_id, state, title in rows:
+            console.print(f"{task_id:<20} {state:<12} {title}")
+
+    run(go())
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker against TEMPORAL_ADDRESS (or the embedded dev server's default port)."""
+    settings = settings_or_exit()
+    from bot.cli.serve import serve_worker
+
+    run(serve_worker(settings))
+
+
+@app.command()
+def dev() -> None:
+    """Run the embedded Temporal dev server and a worker in this process."""
+    settings = settings_or_exit()
+    from bot.cli.serve import serve_dev
+
+    run(serve_dev(settings))
+
+
+@sandbox_app.command("build")
+def sandbox_build(
+    base_image: Annotated[str | None, typer.Option(help="FROM image (default: settings).")] = None,
+    tag: Annotated[str | None, typer.Option(help="Image tag (default: settings).")] = None,
+) -> None:
+    """Build the sandbox image (skipped when an identical build exists)."""
+    settings = settings_or_exit()
+    from bot.cli.serve import build_image
+
+    run(build_image(settings, base_image=base_image, tag=tag))
+
+
+@app.command()
+def demo(
+    yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
+) -> None:
+    """Fix a real bug in a small local repository, end to end, on embedded defaults."""
+    settings = settings_or_exit()
+    from bot.cli.demo import run_demo
+
+    code = run(run_demo(settings, assume_yes=yes))
+    raise typer.Exit(code)

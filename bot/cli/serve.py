@@ -1,0 +1,61 @@
+"""Long-running commands: the worker, `fixbot dev`, and building the sandbox image."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from bot.cli.render import console
+from bot.cli.runtime import docker_backend, running_backend
+from orchestration.gateway import TaskGateway
+from orchestration.settings import Settings
+from orchestration.temporal_client import connect
+from orchestration.worker import build_worker, reap_forever
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO_ROOT / "Dockerfile.sandbox"
+
+
+async def serve_worker(settings: Settings) -> None:
+    """Poll the task queue until interrupted; reap orphaned sandboxes meanwhile."""
+    backend = await asyncio.to_thread(docker_backend)
+    client = await connect(settings)
+    gateway = TaskGateway(client, settings.temporal_task_queue)
+    reaper = asyncio.create_task(reap_forever(backend, gateway, settings.sandbox.reap_interval_seconds))
+    console.print(f"worker polling task queue {settings.temporal_task_queue!r}")
+    try:
+        await build_worker(client, settings, backend).run()
+    finally:
+        reaper.cancel()
+
+
+async def serve_dev(settings: Settings) -> None:
+    """Embedded Temporal plus a worker, until interrupted."""
+    backend = await asyncio.to_thread(docker_backend)
+    async with running_backend(settings, backend) as runtime:
+        console.print(f"Temporal Web UI: {runtime.ui_url or settings.temporal_ui_url or '(configured cluster)'}")
+        console.print("worker running; start a task with `fixbot start ...` in another terminal")
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+
+
+async def build_image(settings: Settings, *, base_image: str | None, tag: str | None) -> None:
+    """Build the sandbox image unless an identical build already exists."""
+    from sandbox.docker_backend import build_sandbox_image
+
+    backend = await asyncio.to_thread(docker_backend)
+    del backend  # pinged: the engine answers
+    result = await asyncio.to_thread(
+        build_sandbox_image, None, tag=tag or settings.sandbox.image,
+        base_image=base_image or settings.sandbox.base_image, dockerfile=DOCKERFILE,
+        extra_ca_file=_existing(settings.sandbox.extra_ca_file),
+        claude_code_version=settings.sandbox.claude_code_version,
+        on_log=lambda line: console.print(f"[dim]{line}[/dim]"),
+    )
+    console.print(f"sandbox image {result.tag}: {'reused' if result.cached else 'built'} "
+                  f"in {result.seconds:.1f}s")
+
+
+def _existing(path: Path | None) -> Path | None:
+    return path if path is not None and path.is_file() else None

@@ -1,0 +1,126 @@
+"""Running Claude Code in the sandbox: stream its output, heartbeat, report progress."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from temporalio import activity
+
+from orchestration import activity_names as names
+from orchestration.activities.errors import permanent
+from orchestration.agent.command import ClaudeInvocation, claude_argv, claude_environment
+from orchestration.agent.prompt import agent_prompt
+from orchestration.agent.stream import AgentRunError, StreamState, final_result
+from orchestration.models import AgentProgress, AgentRequest, AgentResult
+from sandbox.interface import WORKSPACE_PATH, ExecStream, Sandbox
+
+PROGRESS_SIGNAL = "report_progress"
+SIGNAL_INTERVAL_SECONDS = 2.0
+IDLE_HEARTBEAT_SECONDS = 5.0
+
+
+class AgentActivities:
+    """Holds the sandbox backend and the model endpoint the agent talks to."""
+
+    def __init__(
+        self, backend: Sandbox, *, model_base_url: str, api_key: str, default_model: str | None
+    ) -> None:
+        self._backend = backend
+        self._base_url = model_base_url
+        self._api_key = api_key
+        self._default_model = default_model
+
+    @activity.defn(name=names.RUN_AGENT)
+    async def run(self, request: AgentRequest) -> AgentResult:
+        """One headless run (or resumed run) of the agent, until its structured outcome."""
+        invocation = ClaudeInvocation(
+            prompt=agent_prompt(request.task, request.mode, request.message),
+            session_id=request.session_id, mode=request.mode, budget_usd=request.budget_usd,
+            model=request.task.model or self._default_model,
+        )
+        stream = await asyncio.to_thread(
+            self._backend.exec_stream, request.sandbox.sandbox_id, claude_argv(invocation),
+            env=claude_environment(self._base_url, self._api_key), workdir=WORKSPACE_PATH,
+            timeout_seconds=request.task.agent_timeout_seconds,
+        )
+        state = StreamState()
+        try:
+            await self._follow(stream, state)
+        except asyncio.CancelledError:
+            await self._stop_agent(request.sandbox.sandbox_id)
+            raise
+        outcome = stream.result()
+        try:
+            return final_result(state, outcome.exit_code, outcome.timed_out)
+        except AgentRunError as exc:
+            raise permanent(str(exc), "AgentFailed") from None
+
+    async def _follow(self, stream: ExecStream, state: StreamState) -> None:
+        reporter = _ProgressReporter()
+        async for line in _lines(stream):
+            progress = state.feed(line)
+            if progress:
+                activity.heartbeat(progress)
+                await reporter.report(progress)
+            else:
+                activity.heartbeat(state.progress)
+        if state.progress:
+            await reporter.report(state.progress, force=True)
+
+    async def _stop_agent(self, sandbox_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(
+                self._backend.exec, sandbox_id, ["pkill", "-TERM", "-f", "claude"], timeout_seconds=10
+            )
+
+
+class _ProgressReporter:
+    """Signals the workflow with the latest progress, at most every few seconds."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    async def report(self, text: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < SIGNAL_INTERVAL_SECONDS:
+            return
+        self._last = now
+        info = activity.info()
+        handle = activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+        with contextlib.suppress(Exception):  # progress is best effort; never fail the run for it
+            await handle.signal(PROGRESS_SIGNAL, AgentProgress(text=text))
+
+
+async def _lines(stream: ExecStream) -> AsyncIterator[str]:
+    """The stream's stdout as text lines (stderr kept for the tail), read off the event loop."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for chunk in stream:
+                if chunk.stream == "stdout":
+                    loop.call_soon_threadsafe(queue.put_nowait, chunk.data)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    reader = asyncio.ensure_future(asyncio.to_thread(pump))
+    pending = b""
+    while True:
+        try:
+            data = await asyncio.wait_for(queue.get(), timeout=IDLE_HEARTBEAT_SECONDS)
+        except TimeoutError:
+            activity.heartbeat()
+            continue
+        if data is None:
+            break
+        pending += data
+        *complete, pending = pending.split(b"\n")
+        for raw in complete:
+            yield raw.decode(errors="replace")
+    if pending:
+        yield pending.decode(errors="replace")
+    await reader

@@ -1,0 +1,93 @@
+"""Preparing /workspace from the mirror cache, and collecting the agent's change from it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+from temporalio import activity
+
+from orchestration import activity_names as names
+from orchestration.activities.errors import permanent
+from orchestration.agent.prompt import workspace_guide
+from orchestration.models import (
+    ChangeSet,
+    CollectRequest,
+    PreparedRepository,
+    RepositorySpec,
+    SandboxTarget,
+    WorkspaceReport,
+)
+from orchestration.workspace import changes
+from orchestration.workspace.archive import WorkspaceArchive
+from orchestration.workspace.mirror import MirrorCache, resolve_branch
+from sandbox.interface import WORKSPACE_PATH, Sandbox
+
+GitEnvironment = Callable[[str], Mapping[str, str]]
+
+
+class WorkspaceActivities:
+    """Holds the sandbox backend, the mirror cache, and how to authenticate git per URL."""
+
+    def __init__(self, backend: Sandbox, mirrors: MirrorCache, git_env: GitEnvironment) -> None:
+        self._backend = backend
+        self._mirrors = mirrors
+        self._git_env = git_env
+
+    @activity.defn(name=names.PREPARE_WORKSPACE)
+    async def prepare(self, target: SandboxTarget) -> WorkspaceReport:
+        """Fetch each repository into the mirror cache and stream its tree into the sandbox."""
+        archive = WorkspaceArchive()
+        prepared: list[PreparedRepository] = []
+        for repo in target.task.repositories:
+            activity.heartbeat(f"fetching {repo.name}")
+            commit = await asyncio.to_thread(self._add_repository, archive, repo)
+            prepared.append(PreparedRepository(
+                name=repo.name, branch=repo.branch, commit=commit, path=f"{WORKSPACE_PATH}/{repo.name}"
+            ))
+        guide = workspace_guide(target.task)
+        archive.add_file("CLAUDE.md", guide)
+        archive.add_file("AGENTS.md", guide)
+        sandbox_id = target.sandbox.sandbox_id
+        await asyncio.to_thread(self._backend.put_archive, sandbox_id, WORKSPACE_PATH, archive.finish())
+        for repo_state in prepared:
+            await self._check(sandbox_id, ["git", "-C", repo_state.path, "reset", "--quiet"])
+        return WorkspaceReport(repositories=prepared)
+
+    def _add_repository(self, archive: WorkspaceArchive, repo: RepositorySpec) -> str:
+        mirror = self._mirrors.update(repo.url, env=self._git_env(repo.url))
+        try:
+            commit = resolve_branch(mirror, repo.url, repo.branch)
+        except RuntimeError as exc:
+            raise permanent(str(exc), "BranchMissing") from None
+        archive.add_repository(mirror, repo.name, repo.branch, commit)
+        return commit
+
+    @activity.defn(name=names.COLLECT_CHANGES)
+    async def collect(self, request: CollectRequest) -> ChangeSet:
+        """Each repository's change against the commit it was prepared at."""
+        by_name = {r.name: r for r in request.task.repositories}
+        collected = ChangeSet()
+        for prepared in request.workspace.repositories:
+            change = await self._collect_one(request.sandbox.sandbox_id, by_name[prepared.name], prepared)
+            if change is not None:
+                collected.repositories.append(change)
+        return collected
+
+    async def _collect_one(
+        self, sandbox_id: str, repo: RepositorySpec, prepared: PreparedRepository
+    ) -> changes.RepositoryChange | None:
+        await self._check(sandbox_id, changes.stage_argv(prepared.path))
+        numstat = await self._check(sandbox_id, changes.numstat_argv(prepared.path, prepared.commit))
+        patch = await self._check(sandbox_id, changes.patch_argv(prepared.path, prepared.commit))
+        try:
+            return changes.repository_change(repo, prepared.commit, numstat, patch)
+        except changes.ChangeTooLarge as exc:
+            raise permanent(str(exc), "ChangeTooLarge") from None
+
+    async def _check(self, sandbox_id: str, argv: list[str]) -> bytes:
+        result = await asyncio.to_thread(self._backend.exec, sandbox_id, argv, timeout_seconds=300)
+        if result.exit_code != 0:
+            stderr = result.stderr.decode(errors="replace").strip()[-1000:]
+            raise RuntimeError(f"`{' '.join(argv[:4])} …` failed in the sandbox ({result.exit_code}): {stderr}")
+        return result.stdout

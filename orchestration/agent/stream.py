@@ -1,0 +1,144 @@
+"""Reading Claude Code's `--output-format stream-json` output: progress lines and the result.
+
+Pure functions over lines of text, so they are tested on recordings of the real binary.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestration.models import AgentOutcome, AgentResult, TokenUsage
+
+_TAIL_LINES = 20
+_TOOL_SUBJECT = {
+    "Read": "file_path",
+    "Edit": "file_path",
+    "Write": "file_path",
+    "MultiEdit": "file_path",
+    "Bash": "command",
+    "Grep": "pattern",
+    "Glob": "pattern",
+}
+
+
+class AgentRunError(RuntimeError):
+    """The run failed; the message carries the reason and the tail of the output."""
+
+
+@dataclass
+class StreamState:
+    """What has been seen of one run's stream so far."""
+
+    session_id: str | None = None
+    progress: str | None = None
+    result: dict[str, Any] | None = None
+    tail: list[str] = field(default_factory=list)
+
+    def feed(self, line: str) -> str | None:
+        """Take one output line; return a new progress text when the line is one."""
+        self._remember(line)
+        event = _parse(line)
+        if event is None:
+            return None
+        kind = event.get("type")
+        if kind == "system" and event.get("subtype") == "init":
+            self.session_id = event.get("session_id", self.session_id)
+            return "agent started"
+        if kind == "assistant":
+            text = describe_assistant_message(event.get("message", {}))
+            if text:
+                self.progress = text
+            return text
+        if kind == "result":
+            self.result = event
+        return None
+
+    def _remember(self, line: str) -> None:
+        self.tail.append(line[:2000])
+        del self.tail[:-_TAIL_LINES]
+
+
+def _parse(line: str) -> dict[str, Any] | None:
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def describe_assistant_message(message: dict[str, Any]) -> str | None:
+    """A one-line description of what the agent is doing ("Edit calc.py", "Bash: pytest")."""
+    parts: list[str] = []
+    for block in message.get("content", []):
+        if block.get("type") == "tool_use":
+            parts.append(describe_tool_use(block.get("name", "?"), block.get("input", {})))
+        elif block.get("type") == "text" and block.get("text", "").strip():
+            parts.append(_first_line(block["text"]))
+    return "; ".join(parts) if parts else None
+
+
+def describe_tool_use(name: str, tool_input: dict[str, Any]) -> str:
+    if name == "StructuredOutput":
+        return f"reporting outcome: {tool_input.get('outcome', '?')}"
+    subject = tool_input.get(_TOOL_SUBJECT.get(name, ""), "")
+    return f"{name}: {_first_line(str(subject))}" if subject else name
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def final_result(state: StreamState, exit_code: int, timed_out: bool) -> AgentResult:
+    """The run's AgentResult, or AgentRunError with the reason and the output's tail."""
+    if timed_out:
+        raise AgentRunError(_with_tail("the agent ran past its time limit", state))
+    event = state.result
+    if event is None:
+        raise AgentRunError(_with_tail(f"claude exited with code {exit_code} and no result", state))
+    if event.get("is_error") or event.get("subtype") != "success":
+        reason = event.get("result") or event.get("subtype") or "unknown error"
+        raise AgentRunError(_with_tail(f"the agent run failed: {reason}", state))
+    return _agent_result(event, state.session_id)
+
+
+def _agent_result(event: dict[str, Any], session_id: str | None) -> AgentResult:
+    outcome = structured_outcome(event)
+    usage = event.get("usage") or {}
+    return AgentResult(
+        session_id=event.get("session_id") or session_id or "",
+        outcome=AgentOutcome(outcome.get("outcome", AgentOutcome.FIXED)),
+        summary=str(outcome.get("summary") or event.get("result") or ""),
+        question=outcome.get("question"),
+        cost_usd=float(event.get("total_cost_usd") or 0.0),
+        usage=TokenUsage(**{k: int(usage.get(k) or 0) for k in TokenUsage.model_fields}),
+        num_turns=int(event.get("num_turns") or 0),
+        duration_ms=int(event.get("duration_ms") or 0),
+    )
+
+
+def structured_outcome(event: dict[str, Any]) -> dict[str, Any]:
+    """The structured output of a result event; {} when the agent gave none."""
+    value = event.get("structured_output")
+    if isinstance(value, dict) and value.get("outcome") in {o.value for o in AgentOutcome}:
+        return value
+    return {}
+
+
+def _with_tail(reason: str, state: StreamState) -> str:
+    tail = "\n".join(state.tail[-_TAIL_LINES:])
+    return f"{reason}\n--- last output ---\n{tail}" if tail else reason
+
+
+def read_stream(lines: Iterable[str]) -> StreamState:
+    """Feed every line of a finished run (used on recordings and in tests)."""
+    state = StreamState()
+    for line in lines:
+        state.feed(line)
+    return state

@@ -1,0 +1,116 @@
+"""The one way front ends (CLI, Slack) talk to Temporal about tasks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from orchestration.models import (
+    Answer,
+    CancelRequest,
+    Decision,
+    DecisionRecord,
+    TaskInput,
+    TaskResult,
+    TaskStatus,
+    TaskView,
+)
+from orchestration.workflow import BugFixWorkflow
+
+WORKFLOW_ID_PREFIX = "fixbot-"
+
+
+class UnknownTask(LookupError):
+    """No task with that id."""
+
+
+class ActionRefused(ValueError):
+    """The workflow refused the request; the message says why."""
+
+
+def workflow_id(task_id: str) -> str:
+    return task_id if task_id.startswith(WORKFLOW_ID_PREFIX) else WORKFLOW_ID_PREFIX + task_id
+
+
+class TaskGateway:
+    """Starts tasks and sends them decisions, answers and cancels; reads their status."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+
+    async def start(self, task: TaskInput) -> str:
+        """Start the task's workflow; a second start of the same task returns the running one."""
+        handle = await self._client.start_workflow(
+            BugFixWorkflow.run, task, id=workflow_id(task.task_id), task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            memo={"title": task.title, "requester": task.requester},
+            execution_timeout=timedelta(days=31),
+        )
+        return handle.id
+
+    async def status(self, task_id: str) -> TaskView:
+        handle = await self._existing(task_id)
+        return await handle.query(BugFixWorkflow.status)
+
+    async def result(self, task_id: str) -> TaskResult:
+        """Wait for the task to end and return its result."""
+        handle = await self._existing(task_id)
+        return await handle.result()
+
+    async def decide(self, task_id: str, decision: Decision) -> DecisionRecord:
+        return await self._update(task_id, BugFixWorkflow.decide, decision)
+
+    async def answer(self, task_id: str, answer: Answer) -> None:
+        await self._update(task_id, BugFixWorkflow.answer, answer)
+
+    async def cancel(self, task_id: str, request: CancelRequest) -> TaskStatus:
+        return await self._update(task_id, BugFixWorkflow.request_cancel, request)
+
+    async def is_running(self, task_id: str) -> bool:
+        try:
+            description = await self._client.get_workflow_handle(workflow_id(task_id)).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return description.status == WorkflowExecutionStatus.RUNNING
+
+    async def recent(self, limit: int = 20) -> list[tuple[str, str, str]]:
+        """(task id, Temporal status, title) of recent tasks, newest first."""
+        rows: list[tuple[str, str, str]] = []
+        query = "WorkflowType = 'BugFixWorkflow'"
+        async for execution in self._client.list_workflows(query, limit=limit):
+            memo = await execution.memo()
+            status = execution.status.name.lower() if execution.status else "unknown"
+            rows.append((execution.id.removeprefix(WORKFLOW_ID_PREFIX), status, str(memo.get("title", ""))))
+        return rows
+
+    async def _existing(self, task_id: str) -> WorkflowHandle[BugFixWorkflow, TaskResult]:
+        handle = self._client.get_workflow_handle_for(BugFixWorkflow.run, workflow_id(task_id))
+        try:
+            await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise UnknownTask(f"no task {task_id!r}") from None
+            raise
+        return handle
+
+    async def _update(self, task_id: str, update: object, argument: object) -> object:
+        handle = await self._existing(task_id)
+        try:
+            return await handle.execute_update(update, argument)  # type: ignore[call-overload]
+        except WorkflowUpdateFailedError as exc:
+            raise ActionRefused(str(exc.cause.message if exc.cause else exc)) from None  # type: ignore[attr-defined]
+        except RPCError as exc:
+            if "completed" in exc.message or exc.status == RPCStatusCode.NOT_FOUND:
+                raise ActionRefused(f"task {task_id} has ended") from None
+            raise

@@ -1,0 +1,179 @@
+"""fixbot's settings: one pydantic-settings model, read once per entry point and passed down.
+
+Conventional names are kept where an ecosystem has one (SLACK_BOT_TOKEN, GITHUB_TOKEN,
+ANTHROPIC_API_KEY, TEMPORAL_ADDRESS, ...); everything of fixbot's own starts with FIXBOT_.
+Nothing here is read at import time: call `load_settings()`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "fixbot"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+class SettingsError(ValueError):
+    """Settings are missing or invalid; the message names the variable to set."""
+
+
+class TemporalSettings(BaseModel):
+    address: str | None = None  # None: the embedded dev server (fixbot dev / demo)
+    namespace: str = "default"
+    api_key: SecretStr | None = None
+    tls: bool = False
+    task_queue: str = "fixbot"
+    ui_url: str | None = None  # e.g. https://cloud.temporal.io/namespaces/<ns>; links in PRs and Slack
+
+
+class SandboxSettings(BaseModel):
+    image: str = "fixbot-sandbox:local"
+    base_image: str = "debian:bookworm-slim"
+    extra_ca_file: Path | None = HOST_CA_BUNDLE
+    claude_code_version: str = "2.1.330"
+    network: str = "bridge"
+    memory_mb: int = 4096
+    cpus: float = 2.0
+    pids: int = 512
+    tmp_size_mb: int = 512
+    reap_interval_seconds: int = 300
+
+
+class AgentSettings(BaseModel):
+    model: str | None = None
+    budget_usd: float = 5.0
+    timeout_seconds: int = 30 * 60
+
+
+class ApprovalSettings(BaseModel):
+    approvers: list[str] = Field(default_factory=list)
+    allow_self_approval: bool = False
+    timeout_seconds: int = 24 * 3600
+
+
+class GitSettings(BaseModel):
+    author_name: str = "fixbot"
+    author_email: str = "fixbot@users.noreply.github.com"
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["github.com"])
+    allowed_schemes: list[str] = Field(default_factory=lambda: ["https"])
+    allow_local_repositories: bool = False
+    draft_pull_requests: bool = False
+
+
+class Settings(BaseSettings):
+    """All settings; nested sections use FIXBOT_<SECTION>__<NAME> (e.g. FIXBOT_SANDBOX__IMAGE)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FIXBOT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    log_format: str = "console"  # "console" or "json"
+    log_level: str = "info"
+
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str = Field(
+        default="https://api.anthropic.com",
+        validation_alias=AliasChoices("ANTHROPIC_BASE_URL"),
+    )
+    github_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GITHUB_TOKEN")
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com", validation_alias=AliasChoices("GITHUB_API_URL")
+    )
+    github_web_host: str = "github.com"
+    temporal_address: str | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_ADDRESS")
+    )
+    temporal_namespace: str = Field(
+        default="default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE")
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_API_KEY")
+    )
+    temporal_tls: bool = False
+    temporal_task_queue: str = "fixbot"
+    temporal_ui_url: str | None = None
+
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    git: GitSettings = Field(default_factory=GitSettings)
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in ("console", "json"):
+            raise ValueError("must be 'console' or 'json'")
+        return value
+
+    @property
+    def temporal(self) -> TemporalSettings:
+        """The Temporal connection settings as one section."""
+        return TemporalSettings(
+            address=self.temporal_address,
+            namespace=self.temporal_namespace,
+            api_key=self.temporal_api_key,
+            tls=self.temporal_tls,
+            task_queue=self.temporal_task_queue,
+            ui_url=self.temporal_ui_url,
+        )
+
+    @property
+    def mirror_dir(self) -> Path:
+        return self.data_dir / "mirrors"
+
+    @property
+    def patch_dir(self) -> Path:
+        return self.data_dir / "patches"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and `.env`; errors name the variable to set."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = ["invalid settings:"]
+    for error in exc.errors():
+        lines.append(f"  {_env_name(error['loc'])}: {error['msg']}")
+    return "\n".join(lines)
+
+
+_CONVENTIONAL = {
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "anthropic_base_url": "ANTHROPIC_BASE_URL",
+    "github_token": "GITHUB_TOKEN",
+    "github_api_url": "GITHUB_API_URL",
+    "temporal_address": "TEMPORAL_ADDRESS",
+    "temporal_namespace": "TEMPORAL_NAMESPACE",
+    "temporal_api_key": "TEMPORAL_API_KEY",
+    "ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL": "ANTHROPIC_BASE_URL",
+    "GITHUB_TOKEN": "GITHUB_TOKEN",
+    "GITHUB_API_URL": "GITHUB_API_URL",
+    "TEMPORAL_ADDRESS": "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE": "TEMPORAL_NAMESPACE",
+    "TEMPORAL_API_KEY": "TEMPORAL_API_KEY",
+}
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable a validation error location corresponds to."""
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in _CONVENTIONAL:
+        return _CONVENTIONAL[parts[0]]
+    return "FIXBOT_" + "__".join(part.upper() for part in parts)

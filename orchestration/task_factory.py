@@ -1,0 +1,49 @@
+"""Building a TaskInput from what a person typed, with the deployment's defaults applied."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from orchestration.models import ApprovalPolicy, RepositorySpec, SlackOrigin, TaskInput
+from orchestration.settings import Settings
+
+
+def new_task_id(now: datetime | None = None) -> str:
+    """A short, sortable, unique task id such as `20261124-3fa9c2`."""
+    moment = now or datetime.now(UTC)
+    return f"{moment:%Y%m%d}-{secrets.token_hex(3)}"
+
+
+def make_task(
+    settings: Settings,
+    *,
+    title: str,
+    repositories: list[RepositorySpec],
+    requester: str,
+    description: str = "",
+    ticket_url: str | None = None,
+    require_approval: bool = True,
+    auto_merge: bool = False,
+    budget_usd: float | None = None,
+    model: str | None = None,
+    task_id: str | None = None,
+    slack: SlackOrigin | None = None,
+) -> TaskInput:
+    """A task with settings' defaults for everything the person did not choose."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    return TaskInput(
+        task_id=task_id or new_task_id(now), title=title.strip(), description=description,
+        repositories=repositories, ticket_url=ticket_url, requester=requester, slack=slack,
+        require_approval=require_approval, auto_merge=auto_merge,
+        draft=settings.git.draft_pull_requests,
+        approval_timeout_seconds=settings.approval.timeout_seconds,
+        budget_usd=budget_usd if budget_usd is not None else settings.agent.budget_usd,
+        model=model or settings.agent.model,
+        agent_timeout_seconds=settings.agent.timeout_seconds,
+        policy=ApprovalPolicy(
+            approvers=settings.approval.approvers,
+            allow_self_approval=settings.approval.allow_self_approval,
+        ),
+        created_at=now,
+    )

@@ -1,0 +1,142 @@
+"""Building the worker: settings in, activities wired to their clients, one Temporal worker out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import structlog
+from sandbox.reaper import reap
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from orchestration.activities.agent_activities import AgentActivities
+from orchestration.activities.publish_activities import ForgeRoute, PublishActivities
+from orchestration.activities.sandbox_activities import SandboxActivities
+from orchestration.activities.validation_activities import ValidationActivities
+from orchestration.activities.workspace_activities import WorkspaceActivities
+from orchestration.forge.git_push import GitAuth
+from orchestration.forge.github_forge import GitHubForge, parse_github_repository
+from orchestration.forge.local_forge import LocalForge
+from orchestration.gateway import WORKFLOW_ID_PREFIX, TaskGateway
+from orchestration.settings import Settings
+from orchestration.validation import RepositoryRules, is_local_repository, repository_name_from_url
+from orchestration.workflow import BugFixWorkflow
+from orchestration.workspace.mirror import MirrorCache
+from sandbox.interface import Sandbox, SandboxLimits
+
+log = structlog.get_logger(__name__)
+
+
+def repository_rules(settings: Settings) -> RepositoryRules:
+    git = settings.git
+    return RepositoryRules(
+        allowed_schemes=tuple(git.allowed_schemes), allowed_hosts=tuple(git.allowed_hosts),
+        allow_local=git.allow_local_repositories,
+    )
+
+
+def build_worker(client: Client, settings: Settings, backend: Sandbox) -> Worker:
+    """The worker for BugFixWorkflow and every activity it calls."""
+    mirrors = MirrorCache(settings.mirror_dir)
+    sandbox = settings.sandbox
+    activities = [
+        ValidationActivities(repository_rules(settings)).validate,
+        *_sandbox_activities(backend, settings),
+        *_workspace_activities(backend, mirrors, settings),
+        AgentActivities(
+            backend, model_base_url=settings.anthropic_base_url,
+            api_key=_secret(settings.anthropic_api_key) or "unset",
+            default_model=settings.agent.model,
+        ).run,
+        PublishActivities(
+            mirrors, _router(settings), author_name=settings.git.author_name,
+            author_email=settings.git.author_email, run_url=_run_url(settings),
+        ).publish,
+    ]
+    del sandbox
+    return Worker(
+        client, task_queue=settings.temporal_task_queue, workflows=[BugFixWorkflow],
+        activities=activities, max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+def _sandbox_activities(backend: Sandbox, settings: Settings) -> list[object]:
+    s = settings.sandbox
+    limits = SandboxLimits(memory_mb=s.memory_mb, cpus=s.cpus, pids=s.pids, tmp_size_mb=s.tmp_size_mb)
+    acts = SandboxActivities(backend, image=s.image, network=s.network, limits=limits)
+    return [acts.provision, acts.destroy]
+
+
+def _workspace_activities(backend: Sandbox, mirrors: MirrorCache, settings: Settings) -> list[object]:
+    acts = WorkspaceActivities(backend, mirrors, lambda url: _git_env(settings, url))
+    return [acts.prepare, acts.collect]
+
+
+def _secret(value: object) -> str | None:
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if getter else None
+
+
+def _github_auth(settings: Settings, url: str) -> GitAuth | None:
+    token = _secret(settings.github_token)
+    if token and not is_local_repository(url) and urlsplit(url).netloc == settings.github_web_host:
+        return GitAuth(username="x-access-token", token=token)
+    return None
+
+
+def _git_env(settings: Settings, url: str) -> Mapping[str, str]:
+    auth = _github_auth(settings, url)
+    return auth.environment() if auth else {}
+
+
+def _router(settings: Settings):  # type: ignore[no-untyped-def]
+    def route(url: str) -> ForgeRoute:
+        if is_local_repository(url):
+            if not settings.git.allow_local_repositories:
+                raise ValueError(f"{url}: local repositories are disabled")
+            path = str(Path(urlsplit(url).path if url.startswith("file://") else url).expanduser())
+            return ForgeRoute(LocalForge(settings.patch_dir), path, "local", repository_name_from_url(url), None)
+        token = _secret(settings.github_token)
+        if not token:
+            raise ValueError(f"GITHUB_TOKEN is not set, so fixbot cannot open a pull request on {url}")
+        owner, repo = parse_github_repository(url, settings.github_web_host)
+        forge = GitHubForge(settings.github_api_url, token, settings.github_web_host)
+        return ForgeRoute(forge, url, owner, repo, GitAuth(username="x-access-token", token=token))
+
+    return route
+
+
+def _run_url(settings: Settings):  # type: ignore[no-untyped-def]
+    def url(workflow_id: str, run_id: str) -> str | None:
+        base = settings.temporal_ui_url
+        if not base:
+            return None
+        return f"{base.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}/{run_id}"
+
+    return url
+
+
+async def reap_forever(backend: Sandbox, gateway: TaskGateway, interval_seconds: float) -> None:
+    """Remove sandboxes of workflows that no longer run: now, then every interval."""
+    while True:
+        await reap_once(backend, gateway)
+        await asyncio.sleep(interval_seconds)
+
+
+async def reap_once(backend: Sandbox, gateway: TaskGateway) -> None:
+    loop = asyncio.get_running_loop()
+
+    def is_active(workflow_id: str) -> bool:
+        task_id = workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
+        return asyncio.run_coroutine_threadsafe(gateway.is_running(task_id), loop).result(timeout=30)
+
+    with contextlib.suppress(Exception):
+        report = await asyncio.to_thread(reap, backend, is_active)
+        log.info("reaper pass", report=str(report))

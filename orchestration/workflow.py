@@ -1,0 +1,415 @@
+"""BugFixWorkflow: decides and waits; every piece of I/O is an activity called by name.
+
+Steps: validate → provision → workspace → agent (with clarification rounds) → changes →
+approval gate → pull requests → cleanup (always, in `finally`) → result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+
+with workflow.unsafe.imports_passed_through():
+    from orchestration import activity_names as names
+    from orchestration.approval import decision_refusal
+    from orchestration.models import (
+        AgentMode,
+        AgentOutcome,
+        AgentProgress,
+        AgentRequest,
+        AgentResult,
+        Answer,
+        CancelRequest,
+        ChangeSet,
+        CollectRequest,
+        Decision,
+        DecisionRecord,
+        DestroyRequest,
+        ProvisionRequest,
+        PublishRequest,
+        PublishResult,
+        RefusedAction,
+        SandboxRef,
+        SandboxTarget,
+        SignalDecision,
+        Step,
+        StepTiming,
+        TaskInput,
+        TaskResult,
+        TaskStatus,
+        TaskView,
+        TokenUsage,
+        WorkspaceReport,
+    )
+
+T = TypeVar("T")
+
+QUICK = timedelta(minutes=2)
+WORKSPACE_TIMEOUT = timedelta(minutes=20)
+PUBLISH_TIMEOUT = timedelta(minutes=10)
+AGENT_HEARTBEAT = timedelta(seconds=30)
+MAX_CLARIFICATIONS = 5
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+PUBLISH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=6
+)
+ONCE = RetryPolicy(maximum_attempts=1)
+
+
+class _Stop(Exception):
+    """Ends the task early with a terminal status (not an error of the workflow itself)."""
+
+    def __init__(self, status: TaskStatus, reason: str | None = None) -> None:
+        super().__init__(reason or status.value)
+        self.status = status
+        self.reason = reason
+
+
+@workflow.defn
+class BugFixWorkflow:
+    """One bug-fix task, from report to pull requests."""
+
+    def __init__(self) -> None:
+        self._task: TaskInput | None = None
+        self._status = TaskStatus.PENDING
+        self._steps: list[StepTiming] = []
+        self._progress: str | None = None
+        self._sandbox: SandboxRef | None = None
+        self._agent: AgentResult | None = None
+        self._cost = 0.0
+        self._usage = TokenUsage()
+        self._turns = 0
+        self._changes: ChangeSet | None = None
+        self._decision: DecisionRecord | None = None
+        self._answers: list[Answer] = []
+        self._refused: list[RefusedAction] = []
+        self._cancel: CancelRequest | None = None
+        self._pull_requests: PublishResult | None = None
+        self._error: str | None = None
+        self._result: TaskResult | None = None
+
+    @workflow.run
+    async def run(self, task: TaskInput) -> TaskResult:
+        self._task = task
+        try:
+            await self._fix(task)
+        except _Stop as stop:
+            self._status, self._error = stop.status, stop.reason
+        except (asyncio.CancelledError, CancelledError):
+            self._status = TaskStatus.CANCELLED
+            self._error = "cancelled"
+        except ActivityError as exc:
+            self._status, self._error = TaskStatus.FAILED, _reason(exc)
+        finally:
+            await self._cleanup(task)
+        self._result = self._build_result(task)
+        return self._result
+
+    async def _fix(self, task: TaskInput) -> None:
+        await self._step(Step.VALIDATE, TaskStatus.PENDING, names.VALIDATE_TASK, task, None, QUICK)
+        self._sandbox = await self._step(
+            Step.PROVISION, TaskStatus.PROVISIONING, names.PROVISION_SANDBOX,
+            ProvisionRequest(task_id=task.task_id, workflow_id=workflow.info().workflow_id),
+            SandboxRef, QUICK,
+        )
+        target = SandboxTarget(task=task, sandbox=self._sandbox)
+        workspace = await self._step(
+            Step.WORKSPACE, TaskStatus.PREPARING, names.PREPARE_WORKSPACE, target,
+            WorkspaceReport, WORKSPACE_TIMEOUT,
+        )
+        await self._agent_until_answered(task)
+        self._changes = await self._step(
+            Step.CHANGES, TaskStatus.RUNNING, names.COLLECT_CHANGES,
+            CollectRequest(task=task, sandbox=self._sandbox, workspace=workspace), ChangeSet, QUICK,
+        )
+        if not self._changes.repositories:
+            explanation = self._agent.summary if self._agent else ""
+            raise _Stop(TaskStatus.NO_CHANGE, explanation or "the agent changed nothing")
+        if task.require_approval:
+            await self._approval_gate(task)
+        self._pull_requests = await self._step(
+            Step.PULL_REQUESTS, TaskStatus.CREATING_PRS, names.OPEN_PULL_REQUESTS,
+            PublishRequest(
+                task=task, changes=self._changes, summary=self._summary(), cost_usd=self._cost
+            ),
+            PublishResult, PUBLISH_TIMEOUT, retry=PUBLISH_RETRY,
+        )
+        self._status = TaskStatus.COMPLETED
+
+    async def _agent_until_answered(self, task: TaskInput) -> None:
+        """Run the agent; while it asks a question, wait for an answer and resume its session."""
+        session_id = str(workflow.uuid4())
+        mode, message = AgentMode.START, ""
+        for _ in range(MAX_CLARIFICATIONS + 1):
+            result = await self._run_agent(task, session_id, mode, message)
+            if result.outcome is not AgentOutcome.NEEDS_CLARIFICATION:
+                return
+            answer = await self._wait_for_answer(task, result.question or "")
+            mode, message = AgentMode.ANSWER, answer.text
+        raise _Stop(TaskStatus.FAILED, f"the agent asked more than {MAX_CLARIFICATIONS} questions")
+
+    async def _run_agent(
+        self, task: TaskInput, session_id: str, mode: AgentMode, message: str
+    ) -> AgentResult:
+        assert self._sandbox is not None
+        request = AgentRequest(
+            task=task, sandbox=self._sandbox, session_id=session_id, mode=mode, message=message,
+            budget_usd=max(task.budget_usd - self._cost, 0.01),
+        )
+        result = await self._step(
+            Step.AGENT, TaskStatus.RUNNING, names.RUN_AGENT, request, AgentResult,
+            timedelta(seconds=task.agent_timeout_seconds + 120),
+            retry=ONCE, heartbeat=AGENT_HEARTBEAT,
+        )
+        self._agent = result
+        self._cost += result.cost_usd
+        self._usage = self._usage.plus(result.usage)
+        self._turns += result.num_turns
+        return result
+
+    async def _wait_for_answer(self, task: TaskInput, question: str) -> Answer:
+        self._progress = f"question: {question}"
+        answered = len(self._answers)
+        await self._wait(
+            lambda: len(self._answers) > answered,
+            timedelta(seconds=task.approval_timeout_seconds),
+            "nobody answered the agent's question in time",
+        )
+        return self._answers[answered]
+
+    async def _approval_gate(self, task: TaskInput) -> None:
+        self._status = TaskStatus.AWAITING_APPROVAL
+        self._begin(Step.APPROVAL)
+        await self._wait(
+            lambda: self._decision is not None,
+            timedelta(seconds=task.approval_timeout_seconds),
+            "nobody approved or rejected the fix in time",
+        )
+        self._end(Step.APPROVAL)
+        assert self._decision is not None
+        if not self._decision.decision.approve:
+            reason = self._decision.decision.comment or "rejected"
+            raise _Stop(TaskStatus.REJECTED, f"rejected by {self._decision.decision.by}: {reason}")
+
+    async def _wait(self, done: Callable[[], bool], timeout: timedelta, expiry: str) -> None:
+        """Wait durably for done(), a cancel request, or the timeout (→ expired)."""
+        previous = self._status
+        try:
+            await workflow.wait_condition(lambda: done() or self._cancel is not None, timeout=timeout)
+        except TimeoutError:
+            raise _Stop(TaskStatus.EXPIRED, expiry) from None
+        self._raise_if_cancel_requested()
+        self._status = previous
+
+    async def _step(
+        self,
+        step: Step,
+        status: TaskStatus,
+        activity: str,
+        argument: Any,
+        result_type: type[T] | None,
+        timeout: timedelta,
+        *,
+        retry: RetryPolicy = RETRY,
+        heartbeat: timedelta | None = None,
+    ) -> T:
+        """Run one activity as a step: timed, visible in status, interrupted by a cancel request."""
+        self._raise_if_cancel_requested()
+        self._status = status
+        self._begin(step)
+        handle = workflow.start_activity(
+            activity, argument, result_type=result_type, start_to_close_timeout=timeout,
+            heartbeat_timeout=heartbeat, retry_policy=retry,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        try:
+            await workflow.wait_condition(lambda: handle.done() or self._cancel is not None)
+        except asyncio.CancelledError:
+            handle.cancel()  # the workflow itself was cancelled: stop the activity first
+            await asyncio.gather(handle, return_exceptions=True)
+            raise
+        if not handle.done():
+            handle.cancel()
+            await asyncio.gather(handle, return_exceptions=True)
+            self._raise_if_cancel_requested()
+        result = await handle
+        self._end(step)
+        return result  # type: ignore[no-any-return]
+
+    def _raise_if_cancel_requested(self) -> None:
+        if self._cancel is not None:
+            reason = f"cancelled by {self._cancel.by}" + (
+                f": {self._cancel.reason}" if self._cancel.reason else ""
+            )
+            raise _Stop(TaskStatus.CANCELLED, reason)
+
+    async def _cleanup(self, task: TaskInput) -> None:
+        """Remove the sandbox, whatever happened; a failure here is reported, not raised."""
+        self._begin(Step.CLEANUP)
+        try:
+            await workflow.execute_activity(
+                names.DESTROY_SANDBOX,
+                DestroyRequest(task_id=task.task_id, workflow_id=workflow.info().workflow_id),
+                start_to_close_timeout=QUICK,
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5),
+            )
+        except ActivityError as exc:
+            workflow.logger.warning("sandbox cleanup failed; the reaper will remove it: %s", exc)
+        self._end(Step.CLEANUP)
+
+    def _begin(self, step: Step) -> None:
+        self._steps.append(StepTiming(step=step, started_at=workflow.now()))
+
+    def _end(self, step: Step) -> None:
+        for timing in reversed(self._steps):
+            if timing.step is step and timing.finished_at is None:
+                timing.finished_at = workflow.now()
+                return
+
+    def _summary(self) -> str:
+        return self._agent.summary if self._agent else ""
+
+    def _current_step(self) -> Step | None:
+        open_steps = [t.step for t in self._steps if t.finished_at is None]
+        return open_steps[-1] if open_steps else None
+
+    # --- messages -------------------------------------------------------------------------
+
+    @workflow.signal
+    def report_progress(self, progress: AgentProgress) -> None:
+        """The agent activity's latest action (throttled by the activity)."""
+        self._progress = progress.text
+        if progress.cost_usd is not None and self._agent is None:
+            self._cost = max(self._cost, progress.cost_usd)
+
+    @workflow.update
+    def decide(self, decision: Decision) -> DecisionRecord:
+        """Approve or reject the fix; refused decisions never reach history (the validator)."""
+        self._decision = DecisionRecord(decision=decision, at=workflow.now())
+        return self._decision
+
+    @decide.validator
+    def _validate_decision(self, decision: Decision) -> None:
+        refusal = self._refusal(decision.by)
+        if refusal:
+            raise ApplicationError(refusal, type="DecisionRefused", non_retryable=True)
+
+    @workflow.signal
+    def approve(self, decision: SignalDecision | None = None) -> None:
+        """Signal form of an approval; a refused one is recorded and ignored."""
+        self._decide_by_signal(True, decision or SignalDecision())
+
+    @workflow.signal
+    def reject(self, decision: SignalDecision | None = None) -> None:
+        """Signal form of a rejection; a refused one is recorded and ignored."""
+        self._decide_by_signal(False, decision or SignalDecision())
+
+    def _decide_by_signal(self, approve: bool, signal: SignalDecision) -> None:
+        refusal = self._refusal(signal.by)
+        if refusal:
+            action = "approve" if approve else "reject"
+            self._refused.append(
+                RefusedAction(by=signal.by, action=action, reason=refusal, at=workflow.now())
+            )
+            workflow.logger.warning("refused %s by %r: %s", action, signal.by, refusal)
+            return
+        decision = Decision(approve=approve, by=signal.by, comment=signal.comment)
+        self._decision = DecisionRecord(decision=decision, at=workflow.now())
+
+    def _refusal(self, decider: str) -> str | None:
+        assert self._task is not None
+        return decision_refusal(
+            policy=self._task.policy, requester=self._task.requester, decider=decider,
+            status=self._status, existing=self._decision,
+        )
+
+    @workflow.update
+    def answer(self, answer: Answer) -> None:
+        """A person's answer to the agent's question; queued if it arrives early."""
+        self._answers.append(answer)
+
+    @answer.validator
+    def _validate_answer(self, answer: Answer) -> None:
+        if self._status.is_terminal:
+            raise ApplicationError(f"the task has ended ({self._status.value})", non_retryable=True)
+        if not answer.text.strip():
+            raise ApplicationError("the answer is empty", non_retryable=True)
+
+    @workflow.update
+    def request_cancel(self, request: CancelRequest) -> TaskStatus:
+        """Cancel the task: the running step is interrupted and the sandbox removed."""
+        if self._cancel is None:
+            self._cancel = request
+        return self._status
+
+    @request_cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        if self._status.is_terminal or self._result is not None:
+            raise ApplicationError(f"the task has ended ({self._status.value})", non_retryable=True)
+
+    @workflow.signal
+    def cancel(self, request: CancelRequest | None = None) -> None:
+        """Signal form of cancel (`temporal workflow signal --name cancel`)."""
+        if self._cancel is None and not self._status.is_terminal:
+            self._cancel = request or CancelRequest(by="signal")
+
+    @workflow.query
+    def status(self) -> TaskView:
+        """Where the task is now."""
+        assert self._task is not None
+        return TaskView(
+            task_id=self._task.task_id, title=self._task.title, status=self._status,
+            current_step=self._current_step(), steps=list(self._steps),
+            last_progress=self._progress, cost_usd=self._cost, changes=self._changes,
+            summary=self._agent.summary if self._agent else None,
+            question=self._agent.question if self._agent else None,
+            pull_requests=self._pull_requests.pull_requests if self._pull_requests else [],
+            decision=self._decision, refused=list(self._refused), error=self._error,
+        )
+
+    @workflow.query
+    def get_status(self) -> TaskView:
+        """The seed's name for `status`."""
+        return self.status()
+
+    @workflow.query
+    def result(self) -> TaskResult | None:
+        """The final result, once the task has ended."""
+        return self._result
+
+    @workflow.query
+    def get_claude_result(self) -> AgentResult | None:
+        """The latest agent run's result."""
+        return self._agent
+
+    def _build_result(self, task: TaskInput) -> TaskResult:
+        changes = self._changes.repositories if self._changes else []
+        return TaskResult(
+            task_id=task.task_id, status=self._status, summary=self._summary(),
+            pull_requests=self._pull_requests.pull_requests if self._pull_requests else [],
+            files_changed={c.repository.name: [f.path for f in c.files] for c in changes},
+            cost_usd=self._cost, usage=self._usage, num_turns=self._turns,
+            step_seconds=_step_seconds(self._steps), decision=self._decision, error=self._error,
+        )
+
+
+def _step_seconds(steps: list[StepTiming]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for timing in steps:
+        if timing.seconds is not None:
+            totals[timing.step.value] = totals.get(timing.step.value, 0.0) + timing.seconds
+    return totals
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost message of an activity failure, for people."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    message = getattr(exc, "message", None)
+    return str(message or exc) or type(exc).__name__

@@ -1,0 +1,41 @@
+"""Sandboxes for the agent: the engine-neutral interface (backends live in subpackages)."""
+
+from sandbox.interface import (
+    AGENT_UID,
+    AGENT_USER,
+    LABEL_MANAGED,
+    LABEL_PREFIX,
+    LABEL_TASK,
+    LABEL_WORKFLOW,
+    WORKSPACE_PATH,
+    ExecResult,
+    ExecStream,
+    ImageMissing,
+    OutputChunk,
+    Sandbox,
+    SandboxError,
+    SandboxInfo,
+    SandboxLimits,
+    SandboxSpec,
+    SandboxUnavailable,
+)
+
+__all__ = [
+    "AGENT_UID",
+    "AGENT_USER",
+    "LABEL_MANAGED",
+    "LABEL_PREFIX",
+    "LABEL_TASK",
+    "LABEL_WORKFLOW",
+    "WORKSPACE_PATH",
+    "ExecResult",
+    "ExecStream",
+    "ImageMissing",
+    "OutputChunk",
+    "Sandbox",
+    "SandboxError",
+    "SandboxInfo",
+    "SandboxLimits",
+    "SandboxSpec",
+    "SandboxUnavailable",
+]

@@ -1,0 +1,137 @@
+"""What orchestration needs from a sandbox, independent of the engine behind it.
+
+Docker is one implementation (`sandbox.docker_backend`); the interface leaves room for
+others (a remote Docker host, Kubernetes). All methods are blocking: callers in async code
+run them in a thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+LABEL_PREFIX = "dev.fixbot"
+LABEL_MANAGED = f"{LABEL_PREFIX}.managed"
+LABEL_TASK = f"{LABEL_PREFIX}.task-id"
+LABEL_WORKFLOW = f"{LABEL_PREFIX}.workflow-id"
+
+WORKSPACE_PATH = "/workspace"
+AGENT_USER = "agent"
+AGENT_UID = 1000
+
+
+class SandboxError(RuntimeError):
+    """A sandbox operation failed; the message says what and why."""
+
+
+class SandboxUnavailable(SandboxError):
+    """The engine does not answer; the message says how to install or start it."""
+
+
+class ImageMissing(SandboxError):
+    """The sandbox image is not built; the message says how to build it."""
+
+
+class SandboxLimits(BaseModel):
+    memory_mb: int = 4096
+    cpus: float = 2.0
+    pids: int = 512
+    tmp_size_mb: int = 512
+    home_size_mb: int = 256
+
+
+class SandboxSpec(BaseModel):
+    """How to create one task's sandbox."""
+
+    task_id: str
+    workflow_id: str
+    image: str
+    network: str = "bridge"  # "none", "bridge", "host" or a network name
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    env: dict[str, str] = Field(default_factory=dict)  # never secrets
+
+
+class SandboxInfo(BaseModel):
+    sandbox_id: str
+    name: str
+    task_id: str
+    workflow_id: str
+    volume: str
+    running: bool
+    created_at: datetime
+
+
+class OutputChunk(BaseModel):
+    stream: Literal["stdout", "stderr"]
+    data: bytes
+
+
+class ExecResult(BaseModel):
+    exit_code: int
+    stdout: bytes = b""
+    stderr: bytes = b""
+    timed_out: bool = False
+
+
+class ExecStream(Protocol):
+    """Output of a running command; `result()` is valid once iteration ends."""
+
+    def __iter__(self) -> Iterator[OutputChunk]: ...
+
+    def result(self) -> ExecResult: ...
+
+
+class Sandbox(Protocol):
+    """A backend that runs hardened, labelled sandboxes, one per task."""
+
+    def ping(self) -> None:
+        """Raise SandboxUnavailable with instructions when the engine does not answer."""
+
+    def create(self, spec: SandboxSpec) -> SandboxInfo:
+        """Create and start the task's sandbox; idempotent (returns the existing one)."""
+
+    def exec(
+        self,
+        sandbox_id: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str = WORKSPACE_PATH,
+        timeout_seconds: float | None = None,
+        stdin: bytes | None = None,
+    ) -> ExecResult:
+        """Run argv as the agent user and collect its output."""
+
+    def exec_stream(
+        self,
+        sandbox_id: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str = WORKSPACE_PATH,
+        timeout_seconds: float | None = None,
+    ) -> ExecStream:
+        """Run argv as the agent user and stream its output as it comes."""
+
+    def put_archive(self, sandbox_id: str, path: str, tar: bytes | Iterable[bytes]) -> None:
+        """Extract a tar stream at path inside the sandbox (ownership as in the tar)."""
+
+    def get_archive(self, sandbox_id: str, path: str) -> bytes:
+        """A tar of path inside the sandbox."""
+
+    def destroy(self, sandbox_id: str) -> None:
+        """Remove the container and its workspace volume; missing ones are fine."""
+
+    def find(self, task_id: str) -> SandboxInfo | None:
+        """The task's sandbox, if one exists."""
+
+    def list_sandboxes(self) -> list[SandboxInfo]:
+        """Every sandbox this backend manages (by label)."""
+
+    def list_orphan_volumes(self) -> list[str]:
+        """Workspace volumes whose container is gone."""
+
+    def remove_volume(self, name: str) -> None: ...

@@ -1,0 +1,262 @@
+"""BugFixWorkflow on the real Temporal dev server, with its activities replaced by name."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from orchestration.gateway import ActionRefused, TaskGateway, workflow_id
+from orchestration.models import (
+    AgentMode,
+    AgentOutcome,
+    Answer,
+    CancelRequest,
+    Decision,
+    RepositorySpec,
+    SignalDecision,
+    TaskInput,
+    TaskStatus,
+    TaskView,
+)
+from orchestration.workflow import BugFixWorkflow
+from tests.workflow.stubs import Stubs, agent_result, change_for, make_task, stub_worker
+
+
+@pytest.fixture
+async def harness(temporal_env: WorkflowEnvironment) -> AsyncIterator[Callable[[Stubs], TaskGateway]]:
+    """Runs a stub worker on a fresh task queue for each Stubs given; stops them afterwards."""
+    workers = []
+
+    def start(stubs: Stubs) -> TaskGateway:
+        queue = f"q-{uuid.uuid4().hex[:8]}"
+        worker = stub_worker(temporal_env.client, stubs, queue)
+        workers.append(asyncio.ensure_future(worker.run()))
+        workers.append(worker)  # type: ignore[arg-type]
+        return TaskGateway(temporal_env.client, queue)
+
+    yield start
+    for item in workers:
+        if hasattr(item, "shutdown"):
+            await item.shutdown()  # type: ignore[union-attr]
+
+
+async def wait_for_status(gateway: TaskGateway, task: TaskInput, status: TaskStatus) -> TaskView:
+    for _ in range(200):
+        view = await gateway.status(task.task_id)
+        if view.status is status:
+            return view
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task never reached {status}; last: {view.status}")
+
+
+async def test_approved_fix_opens_pull_requests_and_cleans_up(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """Approval by an approver opens the PRs; the result carries cost, tokens and step times."""
+    stubs = Stubs()
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    view = await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    assert view.changes is not None and view.changes.repositories[0].files[0].path == "pricing.py"
+    await gateway.decide(task.task_id, Decision(approve=True, by="alice"))
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.COMPLETED
+    assert [pr.number for pr in result.pull_requests] == [1]
+    assert result.cost_usd == pytest.approx(0.25) and result.usage.total == 120
+    assert result.files_changed == {"shop": ["pricing.py"]}
+    assert {"provision", "workspace", "agent", "changes", "approval", "pull_requests", "cleanup"} <= set(result.step_seconds)
+    assert result.decision is not None and result.decision.decision.by == "alice"
+    assert stubs.calls[-2:] == ["publish", "destroy"]
+
+
+async def test_no_approval_needed_goes_straight_to_pull_requests(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """With approval off the workflow never waits at the gate."""
+    stubs = Stubs()
+    gateway = harness(stubs)
+    task = make_task(require_approval=False)
+    await gateway.start(task)
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.COMPLETED
+    assert "approval" not in result.step_seconds
+    assert stubs.published and stubs.destroyed == [task.task_id]
+
+
+async def test_rejection_opens_nothing(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """A rejection ends the task as rejected, with the reason, and no PR step."""
+    stubs = Stubs()
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    await gateway.decide(task.task_id, Decision(approve=False, by="bob", comment="wrong fix"))
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.REJECTED
+    assert result.error == "rejected by bob: wrong fix"
+    assert "publish" not in stubs.calls and stubs.destroyed == [task.task_id]
+
+
+async def test_unauthorized_and_self_approval_are_refused_by_the_validator(
+    harness: Callable[[Stubs], TaskGateway], temporal_env: WorkflowEnvironment
+) -> None:
+    """Refused decisions raise at once with the reason and leave no trace in history."""
+    gateway = harness(Stubs())
+    task = make_task(policy={"approvers": ["alice", "rita"], "allow_self_approval": False})
+    await gateway.start(task)
+    await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    with pytest.raises(ActionRefused, match="mallory is not an approver"):
+        await gateway.decide(task.task_id, Decision(approve=True, by="mallory"))
+    with pytest.raises(ActionRefused, match="may not approve their own fix"):
+        await gateway.decide(task.task_id, Decision(approve=True, by="rita"))
+    await gateway.decide(task.task_id, Decision(approve=True, by="alice"))
+    with pytest.raises(ActionRefused, match="already approved by alice"):
+        await gateway.decide(task.task_id, Decision(approve=False, by="alice"))
+    assert (await gateway.result(task.task_id)).status is TaskStatus.COMPLETED
+    history = await temporal_env.client.get_workflow_handle(workflow_id(task.task_id)).fetch_history()
+    assert "mallory" not in history.to_json()
+
+
+async def test_refused_signal_is_recorded_and_ignored(
+    harness: Callable[[Stubs], TaskGateway], temporal_env: WorkflowEnvironment
+) -> None:
+    """The seed's `approve` signal obeys the same rule; a refused one is kept for the audit."""
+    gateway = harness(Stubs())
+    task = make_task()
+    await gateway.start(task)
+    await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    handle = temporal_env.client.get_workflow_handle(workflow_id(task.task_id))
+    await handle.signal(BugFixWorkflow.approve, SignalDecision(by="mallory"))
+    await asyncio.sleep(0.3)
+    view = await gateway.status(task.task_id)
+    assert view.status is TaskStatus.AWAITING_APPROVAL
+    assert [(r.by, r.action) for r in view.refused] == [("mallory", "approve")]
+    await handle.signal(BugFixWorkflow.approve, SignalDecision(by="bob"))
+    assert (await gateway.result(task.task_id)).status is TaskStatus.COMPLETED
+
+
+async def test_cancel_during_agent_run_stops_it_and_cleans_up(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """A cancel request interrupts the running agent activity; the sandbox is still removed."""
+    stubs = Stubs(agent_blocks=True)
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    await wait_for_status(gateway, task, TaskStatus.RUNNING)
+    await gateway.cancel(task.task_id, CancelRequest(by="rita", reason="duplicate"))
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.CANCELLED
+    assert result.error == "cancelled by rita: duplicate"
+    assert stubs.agent_cancelled.is_set()
+    assert stubs.calls[-1] == "destroy"
+
+
+async def test_temporal_cancellation_also_cleans_up(
+    harness: Callable[[Stubs], TaskGateway], temporal_env: WorkflowEnvironment
+) -> None:
+    """Cancelling the workflow itself (Web UI, `temporal workflow cancel`) cleans up too."""
+    stubs = Stubs(agent_blocks=True)
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    await wait_for_status(gateway, task, TaskStatus.RUNNING)
+    await temporal_env.client.get_workflow_handle(workflow_id(task.task_id)).cancel()
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.CANCELLED
+    assert stubs.agent_cancelled.is_set() and stubs.destroyed == [task.task_id]
+
+
+async def test_agent_failure_fails_with_the_reason(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """An agent failure ends the task as failed, carrying the reason; cleanup still runs."""
+    stubs = Stubs(agent_error="the agent run failed: budget exceeded")
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.FAILED
+    assert result.error == "the agent run failed: budget exceeded"
+    assert stubs.destroyed == [task.task_id]
+
+
+async def test_no_change_ends_as_no_change_with_the_explanation(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """When the agent changed nothing the task ends as no_change, explained by the agent."""
+    stubs = Stubs(
+        agent_results=[agent_result(AgentOutcome.NO_FIX, summary="cannot reproduce")],
+        changed=lambda task: [],
+    )
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.NO_CHANGE
+    assert result.error == "cannot reproduce"
+    assert "publish" not in stubs.calls
+
+
+async def test_two_repositories_reach_the_pull_request_step_together(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """Both changed repositories go to one publish step, which returns one PR each."""
+    repos = [RepositorySpec(url=f"https://github.com/acme/{n}", name=n) for n in ("api", "web")]
+    stubs = Stubs(changed=lambda task: [change_for(r) for r in task.repositories])
+    gateway = harness(stubs)
+    task = make_task(repositories=repos, require_approval=False)
+    await gateway.start(task)
+    result = await gateway.result(task.task_id)
+    assert [pr.repository for pr in result.pull_requests] == ["api", "web"]
+    assert [c.repository.name for c in stubs.published[0].changes.repositories] == ["api", "web"]
+
+
+async def test_clarification_resumes_the_same_session_with_the_answer(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """A question waits for an answer; the agent resumes its session with it."""
+    stubs = Stubs(agent_results=[
+        agent_result(AgentOutcome.NEEDS_CLARIFICATION, question="Which currency?"), agent_result(),
+    ])
+    gateway = harness(stubs)
+    task = make_task(require_approval=False)
+    await gateway.start(task)
+    for _ in range(100):
+        view = await gateway.status(task.task_id)
+        if view.question:
+            break
+        await asyncio.sleep(0.05)
+    assert view.question == "Which currency?"
+    await gateway.answer(task.task_id, Answer(by="rita", text="Euros"))
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.COMPLETED
+    first, second = stubs.agent_requests
+    assert (first.mode, second.mode, second.message) == (AgentMode.START, AgentMode.ANSWER, "Euros")
+    assert first.session_id == second.session_id
+    assert result.cost_usd == pytest.approx(0.5)
+
+
+async def test_duplicate_start_returns_the_running_task(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """Starting the same task id twice runs one workflow."""
+    stubs = Stubs()
+    gateway = harness(stubs)
+    task = make_task()
+    first = await gateway.start(task)
+    second = await gateway.start(task)
+    assert first == second
+    await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    assert stubs.calls.count("provision") == 1
+    await gateway.cancel(task.task_id, CancelRequest(by="rita"))
+    assert (await gateway.result(task.task_id)).status is TaskStatus.CANCELLED
+
+
+async def test_deciding_on_a_finished_task_is_refused(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """Approving a task that has ended says so instead of failing obscurely."""
+    gateway = harness(Stubs())
+    task = make_task(require_approval=False)
+    await gateway.start(task)
+    await gateway.result(task.task_id)
+    with pytest.raises(ActionRefused, match="ended"):
+        await gateway.decide(task.task_id, Decision(approve=True, by="alice"))
+
+
+async def test_unknown_task_is_a_clear_error(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """Status of a task that does not exist names it."""
+    from orchestration.gateway import UnknownTask
+
+    gateway = harness(Stubs())
+    with pytest.raises(UnknownTask, match="no task 'nope-123'"):
+        await gateway.status("nope-123")
+
