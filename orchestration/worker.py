@@ -19,9 +19,9 @@ from orchestration.activities.publish_activities import ForgeRoute, PublishActiv
 from orchestration.activities.sandbox_activities import SandboxActivities
 from orchestration.activities.validation_activities import ValidationActivities
 from orchestration.activities.workspace_activities import WorkspaceActivities
-from orchestration.forge.git_push import GitAuth
+from orchestration.forge.git_push import GitAuth, git_environment
 from orchestration.forge.github_forge import GitHubForge, parse_github_repository
-from orchestration.forge.local_forge import LocalForge
+from orchestration.forge.local_forge import LocalForge, local_repository_path
 from orchestration.gateway import WORKFLOW_ID_PREFIX, TaskGateway
 from orchestration.settings import Settings
 from orchestration.validation import RepositoryRules, is_local_repository, repository_name_from_url
@@ -43,7 +43,6 @@ def repository_rules(settings: Settings) -> RepositoryRules:
 def build_worker(client: Client, settings: Settings, backend: Sandbox) -> Worker:
     """The worker for BugFixWorkflow and every activity it calls."""
     mirrors = MirrorCache(settings.mirror_dir)
-    sandbox = settings.sandbox
     activities = [
         ValidationActivities(repository_rules(settings)).validate,
         *_sandbox_activities(backend, settings),
@@ -58,7 +57,6 @@ def build_worker(client: Client, settings: Settings, backend: Sandbox) -> Worker
             author_email=settings.git.author_email, run_url=_run_url(settings),
         ).publish,
     ]
-    del sandbox
     return Worker(
         client, task_queue=settings.temporal_task_queue, workflows=[BugFixWorkflow],
         activities=activities, max_heartbeat_throttle_interval=timedelta(seconds=1),
@@ -93,7 +91,7 @@ def _github_auth(settings: Settings, url: str) -> GitAuth | None:
 
 def _git_env(settings: Settings, url: str) -> Mapping[str, str]:
     auth = _github_auth(settings, url)
-    return auth.environment() if auth else {}
+    return git_environment(auth) if auth else {}
 
 
 def _router(settings: Settings):  # type: ignore[no-untyped-def]
@@ -101,7 +99,7 @@ def _router(settings: Settings):  # type: ignore[no-untyped-def]
         if is_local_repository(url):
             if not settings.git.allow_local_repositories:
                 raise ValueError(f"{url}: local repositories are disabled")
-            path = str(Path(urlsplit(url).path if url.startswith("file://") else url).expanduser())
+            path = str(local_repository_path(url))
             return ForgeRoute(LocalForge(settings.patch_dir), path, "local", repository_name_from_url(url), None)
         token = _secret(settings.github_token)
         if not token:

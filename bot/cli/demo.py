@@ -84,7 +84,7 @@ def _demo_settings(settings: Settings, demo_dir: Path, base_url: str, network: s
 def _approver(gateway: TaskGateway, task_id: str, assume_yes: bool):  # type: ignore[no-untyped-def]
     async def decide(view: TaskView) -> None:
         if view.summary:
-            console.print(f"agent's summary: {view.summary}")
+            console.print(f"agent's summary: {view.summary}", markup=False)
         approve = assume_yes or await asyncio.to_thread(typer.confirm, "Approve this fix?", default=True)
         decision = Decision(approve=approve, by=DEMO_USER, comment="from the demo")
         await gateway.decide(task_id, decision)
@@ -98,12 +98,12 @@ def _show_fix(repo: Path, branch: str, patch_file: str | None) -> int:
     console.print(f"branch {branch} in {repo}")
     if patch_file:
         console.print(f"patch file: {patch_file}")
-        console.print(Path(patch_file).read_text())
+        console.print(Path(patch_file).read_text(), markup=False)
     with tempfile.TemporaryDirectory(prefix="fixbot-demo-") as checkout:
         subprocess.run(["git", "clone", "--quiet", "--branch", branch, str(repo), checkout], check=True)
         tests = subprocess.run(["python3", "-m", "unittest", "-v"], cwd=checkout,
                                capture_output=True, text=True, check=False)
-    console.print(tests.stderr.strip())
+    console.print(tests.stderr.strip(), markup=False)
     if tests.returncode == 0:
         console.print(f"[green]the repository's tests pass on {branch}[/green]")
         return 0

@@ -36,7 +36,7 @@ def print_view(view: TaskView) -> None:
         seconds = f"{timing.seconds:.2f}s" if timing.seconds is not None else "running"
         console.print(f"  {timing.step.value:<14} {seconds}")
     if view.last_progress:
-        console.print(f"  latest: {view.last_progress}")
+        console.print(f"  latest: {view.last_progress}", markup=False)
     console.print(f"  cost so far: ${view.cost_usd:.4f}")
     if view.question:
         console.print(f"  question: {view.question}")
@@ -61,7 +61,7 @@ def print_changes(view: TaskView) -> None:
 def print_result(result: TaskResult) -> None:
     console.print(f"\nresult: {status_text(result.status)}")
     if result.summary:
-        console.print(f"  summary: {result.summary}")
+        console.print(f"  summary: {result.summary}", markup=False)
     for pr in result.pull_requests:
         console.print(f"  pull request: {pr.url}" + (f" (patch: {pr.patch_file})" if pr.patch_file else ""))
     for repo, files in result.files_changed.items():
@@ -91,7 +91,7 @@ async def follow(gateway: TaskGateway, task_id: str, on_approval: OnApproval | N
             console.print(f"[dim]›[/dim] {status_text(view.status)}")
         if view.last_progress and view.last_progress != seen_progress:
             seen_progress = view.last_progress
-            console.print(f"  [dim]{view.last_progress}[/dim]")
+            console.print(f"  {view.last_progress}", style="dim", markup=False)
         if view.status is TaskStatus.AWAITING_APPROVAL and not asked:
             asked = True
             print_changes(view)

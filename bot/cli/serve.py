@@ -42,12 +42,12 @@ async def serve_dev(settings: Settings) -> None:
 
 async def build_image(settings: Settings, *, base_image: str | None, tag: str | None) -> None:
     """Build the sandbox image unless an identical build already exists."""
-    from sandbox.docker_backend import build_sandbox_image
+    from sandbox.docker_backend import DockerSandbox, build_sandbox_image
 
     backend = await asyncio.to_thread(docker_backend)
-    del backend  # pinged: the engine answers
+    assert isinstance(backend, DockerSandbox)
     result = await asyncio.to_thread(
-        build_sandbox_image, None, tag=tag or settings.sandbox.image,
+        build_sandbox_image, backend.client, tag=tag or settings.sandbox.image,
         base_image=base_image or settings.sandbox.base_image, dockerfile=DOCKERFILE,
         extra_ca_file=_existing(settings.sandbox.extra_ca_file),
         claude_code_version=settings.sandbox.claude_code_version,

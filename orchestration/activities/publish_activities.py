@@ -15,7 +15,7 @@ from temporalio import activity
 
 from orchestration import activity_names as names
 from orchestration.activities.errors import permanent
-from orchestration.forge.git_push import GitAuth, commit_and_push
+from orchestration.forge.git_push import GitAuth, commit_and_push, git_environment
 from orchestration.forge.port import Forge, PullRequestSpec
 from orchestration.forge.pr_body import pull_request_body, pull_request_title
 from orchestration.models import (
@@ -92,8 +92,8 @@ class PublishActivities:
                 workdir=Path(scratch),
             )
         spec = PullRequestSpec(
-            repository=change.repository, owner=route.owner, repo=route.repo, head=branch,
-            base=change.repository.branch, title=pull_request_title(task),
+            repository=change.repository, owner=route.owner, repo=route.repo, head_branch=branch,
+            base_branch=change.repository.branch, title=pull_request_title(task),
             body=_body(request, change, []), draft=task.draft,
         )
         return route, route.forge.open_pull_request(spec)
@@ -122,4 +122,4 @@ def _commit_message(task: TaskInput, summary: str) -> str:
 
 
 def _auth_env(auth: GitAuth | None) -> dict[str, str]:
-    return auth.environment() if auth is not None else {}
+    return git_environment(auth) if auth is not None else {}

@@ -50,7 +50,7 @@ def claude_argv(run: ClaudeInvocation) -> list[str]:
     ]
 
 
-def claude_environment(base_url: str, api_key: str) -> dict[str, str]:
+def claude_environment(base_url: str, api_key: str, max_retries: int = 4) -> dict[str, str]:
     """The exec environment: where the model is, and no chatter beyond it."""
     return {
         "HOME": SANDBOX_HOME,
@@ -60,4 +60,6 @@ def claude_environment(base_url: str, api_key: str) -> dict[str, str]:
         "DISABLE_TELEMETRY": "1",
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_ERROR_REPORTING": "1",
+        # the CLI's default is 10 retries over about 3 minutes; Temporal owns the longer view
+        "CLAUDE_CODE_MAX_RETRIES": str(max_retries),
     }

@@ -47,6 +47,9 @@ class StreamState:
         if kind == "system" and event.get("subtype") == "init":
             self.session_id = event.get("session_id", self.session_id)
             return "agent started"
+        if kind == "system" and event.get("subtype") == "api_retry":
+            return (f"model API retry {event.get('attempt', '?')}/{event.get('max_retries', '?')} "
+                    f"({event.get('error', 'error')})")
         if kind == "assistant":
             text = describe_assistant_message(event.get("message", {}))
             if text:
@@ -103,9 +106,18 @@ def final_result(state: StreamState, exit_code: int, timed_out: bool) -> AgentRe
     if event is None:
         raise AgentRunError(_with_tail(f"claude exited with code {exit_code} and no result", state))
     if event.get("is_error") or event.get("subtype") != "success":
-        reason = event.get("result") or event.get("subtype") or "unknown error"
-        raise AgentRunError(_with_tail(f"the agent run failed: {reason}", state))
+        raise AgentRunError(_with_tail(f"the agent run failed: {failure_reason(event)}", state))
+    if not structured_outcome(event):
+        raise AgentRunError(_with_tail("the agent ended without reporting an outcome", state))
     return _agent_result(event, state.session_id)
+
+
+def failure_reason(event: dict[str, Any]) -> str:
+    """Why a result event is a failure, in the CLI's own words where it gave some."""
+    errors = event.get("errors")
+    if isinstance(errors, list) and errors:
+        return "; ".join(str(e) for e in errors)
+    return str(event.get("result") or event.get("terminal_reason") or event.get("subtype") or "unknown")
 
 
 def _agent_result(event: dict[str, Any], session_id: str | None) -> AgentResult:
@@ -113,7 +125,7 @@ def _agent_result(event: dict[str, Any], session_id: str | None) -> AgentResult:
     usage = event.get("usage") or {}
     return AgentResult(
         session_id=event.get("session_id") or session_id or "",
-        outcome=AgentOutcome(outcome.get("outcome", AgentOutcome.FIXED)),
+        outcome=AgentOutcome(outcome["outcome"]),
         summary=str(outcome.get("summary") or event.get("result") or ""),
         question=outcome.get("question"),
         cost_usd=float(event.get("total_cost_usd") or 0.0),
