@@ -92,6 +92,8 @@ class Settings(BaseSettings):
         default="https://api.github.com", validation_alias=AliasChoices("GITHUB_API_URL")
     )
     github_web_host: str = "github.com"
+    github_request_retries: int = 5  # PyGithub's own retries (5xx, rate limits) before Temporal's
+    github_throttle: bool = True  # PyGithub's pacing between requests, as GitHub asks of bots
     temporal_address: str | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_ADDRESS")
     )

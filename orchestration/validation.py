@@ -24,6 +24,7 @@ MAX_APPROVAL_TIMEOUT = 30 * 24 * 3600
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
 _SCP_LIKE = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^:]+)$")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_SSH_USER = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._-]*$")
 
 
 class TaskValidationError(ValueError):
@@ -78,7 +79,7 @@ def _task_field_problems(task: TaskInput) -> list[str]:
         problems.append("approval timeout: must be between 1 minute and 30 days")
     if task.agent_timeout_seconds < 30:
         problems.append("agent timeout: must be at least 30 seconds")
-    if task.ticket_url and urlsplit(task.ticket_url).scheme not in ("http", "https"):
+    if task.ticket_url and _scheme(task.ticket_url) not in ("http", "https"):
         problems.append("ticket URL: must be an http(s) URL")
     return problems
 
@@ -97,7 +98,7 @@ def repository_problems(repo: RepositorySpec, rules: RepositoryRules) -> list[st
 
 def url_problems(url: str, rules: RepositoryRules) -> list[str]:
     """Why git must not be given this URL (empty when it is acceptable)."""
-    if not url or url != url.strip() or any(ord(c) < 0x20 or c == "\x7f" for c in url):
+    if not url or any(ord(c) <= 0x20 or c == "\x7f" or c.isspace() for c in url):
         return ["must be a non-empty URL without spaces or control characters"]
     if url.startswith("-"):
         return ["must not start with '-' (git would read it as an option)"]
@@ -110,9 +111,12 @@ def url_problems(url: str, rules: RepositoryRules) -> list[str]:
     scp = _SCP_LIKE.match(url)
     if scp:
         return _host_problems("ssh", scp["host"], rules)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for an unclosed '['
+        return [f"is not a valid URL ({exc})"]
     problems: list[str] = []
-    if parts.username or parts.password or "@" in parts.netloc:
+    if _carries_credentials(parts.scheme, parts.netloc):
         problems.append("must not carry credentials; fixbot's worker authenticates itself")
     if not parts.scheme or not parts.netloc:
         problems.append("must be a URL such as https://github.com/owner/repo")
@@ -121,6 +125,23 @@ def url_problems(url: str, rules: RepositoryRules) -> list[str]:
     if len([p for p in parts.path.split("/") if p]) < 2:
         problems.append("must name an owner and a repository, e.g. https://github.com/owner/repo")
     return problems
+
+
+def _carries_credentials(scheme: str, netloc: str) -> bool:
+    """True when the URL's user part holds a secret; ssh's account name (`git@`) is not one."""
+    if "@" not in netloc:
+        return False
+    userinfo = netloc.rpartition("@")[0]
+    if scheme == "ssh":
+        return not _SSH_USER.match(userinfo)  # a ':password' or anything odd is refused
+    return True
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return ""
 
 
 def _host_problems(scheme: str, host: str, rules: RepositoryRules) -> list[str]:
@@ -147,6 +168,8 @@ def branch_problems(branch: str) -> list[str]:
         return ["must not start with '-' (git would read it as an option)"]
     if branch == "@" or "@{" in branch:
         return ["must not be '@' or contain '@{'"]
+    if branch == "HEAD":
+        return ["must not be 'HEAD'"]
     if _REF_FORBIDDEN.search(branch):
         return ["must not contain spaces, control characters or any of ~ ^ : ? * [ \\"]
     if ".." in branch or "//" in branch:
@@ -162,7 +185,10 @@ def branch_problems(branch: str) -> list[str]:
 def repository_name_from_url(url: str) -> str:
     """The folder name a repository gets in the sandbox: its last path part without .git."""
     scp = _SCP_LIKE.match(url)
-    path = scp["path"] if scp else urlsplit(url).path if "://" in url else url
+    try:
+        path = scp["path"] if scp else urlsplit(url).path if "://" in url else url
+    except ValueError:  # not a URL at all; validation reports it
+        path = ""
     name = PurePosixPath(path.rstrip("/")).name
     return name.removesuffix(".git") or "repository"
 

@@ -105,10 +105,22 @@ def _router(settings: Settings):  # type: ignore[no-untyped-def]
         if not token:
             raise ValueError(f"GITHUB_TOKEN is not set, so fixbot cannot open a pull request on {url}")
         owner, repo = parse_github_repository(url, settings.github_web_host)
-        forge = GitHubForge(settings.github_api_url, token, settings.github_web_host)
+        forge = _github_forge(settings, token)
         return ForgeRoute(forge, url, owner, repo, GitAuth(username="x-access-token", token=token))
 
     return route
+
+
+def _github_forge(settings: Settings, token: str) -> GitHubForge:
+    pacing: dict[str, float | None] = (
+        {} if settings.github_throttle
+        else {"seconds_between_requests": None, "seconds_between_writes": None}
+    )
+    retries = settings.github_request_retries
+    return GitHubForge(
+        settings.github_api_url, token, settings.github_web_host,
+        retry="production" if retries > 0 else None, **pacing,  # type: ignore[arg-type]
+    )
 
 
 def _run_url(settings: Settings):  # type: ignore[no-untyped-def]

@@ -7,16 +7,23 @@ our own branch, and an open PR for the branch is reused instead of a second one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from temporalio import activity
 
 from orchestration import activity_names as names
 from orchestration.activities.errors import permanent
-from orchestration.forge.git_push import GitAuth, commit_and_push, git_environment
-from orchestration.forge.port import Forge, PullRequestSpec
+from orchestration.forge.git_push import (
+    GitAuth,
+    PatchDoesNotApplyError,
+    PushRefusedError,
+    commit_and_push,
+    git_environment,
+)
+from orchestration.forge.port import Forge, ForgeError, PullRequestSpec
 from orchestration.forge.pr_body import pull_request_body, pull_request_title
 from orchestration.models import (
     PublishRequest,
@@ -67,11 +74,12 @@ class PublishActivities:
             activity.heartbeat(f"publishing {change.repository.name}")
             route, ref = await asyncio.to_thread(self._publish_one, request, change)
             opened.append((route, ref, change))
-        if len(opened) > 1:
-            await asyncio.to_thread(self._link, request, opened)
-        if request.task.auto_merge:
-            for route, ref, _ in opened:
-                await asyncio.to_thread(route.forge.enable_auto_merge, ref)
+        with _permanent_unless_retryable():
+            if len(opened) > 1:
+                await asyncio.to_thread(self._link, request, opened)
+            if request.task.auto_merge:
+                for route, ref, _ in opened:
+                    await asyncio.to_thread(route.forge.enable_auto_merge, ref)
         return PublishResult(pull_requests=[ref for _, ref, _ in opened])
 
     def _publish_one(
@@ -84,7 +92,7 @@ class PublishActivities:
             raise permanent(str(exc), "NoForge") from None
         branch = branch_name(task)
         mirror = self._mirrors.update(change.repository.url, env=_auth_env(route.auth))
-        with tempfile.TemporaryDirectory(prefix="fixbot-publish-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="fixbot-publish-") as scratch, _permanent_unless_retryable():
             commit_and_push(
                 source=str(mirror), change=change, branch=branch, push_url=route.push_url,
                 auth=route.auth, author_name=self._author[0], author_email=self._author[1],
@@ -96,7 +104,8 @@ class PublishActivities:
             base_branch=change.repository.branch, title=pull_request_title(task),
             body=_body(request, change, []), draft=task.draft,
         )
-        return route, route.forge.open_pull_request(spec)
+        with _permanent_unless_retryable():
+            return route, route.forge.open_pull_request(spec)
 
     def _link(
         self, request: PublishRequest, opened: list[tuple[ForgeRoute, PullRequestRef, RepositoryChange]]
@@ -105,6 +114,19 @@ class PublishActivities:
         for route, ref, change in opened:
             others = [r for r in refs if r.url != ref.url]
             route.forge.update_body(ref, _body(request, change, others))
+
+
+@contextlib.contextmanager
+def _permanent_unless_retryable() -> Iterator[None]:
+    """Forge and push errors that a retry cannot fix fail the step at once."""
+    try:
+        yield
+    except ForgeError as exc:
+        if exc.retryable:
+            raise
+        raise permanent(str(exc), "ForgeError") from None
+    except (PatchDoesNotApplyError, PushRefusedError) as exc:
+        raise permanent(str(exc), type(exc).__name__) from None
 
 
 def branch_name(task: TaskInput) -> str:

@@ -60,6 +60,7 @@ def claude_environment(base_url: str, api_key: str, max_retries: int = 4) -> dic
         "DISABLE_TELEMETRY": "1",
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_ERROR_REPORTING": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
         # the CLI's default is 10 retries over about 3 minutes; Temporal owns the longer view
         "CLAUDE_CODE_MAX_RETRIES": str(max_retries),
     }

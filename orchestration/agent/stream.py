@@ -51,7 +51,8 @@ class StreamState:
             return (f"model API retry {event.get('attempt', '?')}/{event.get('max_retries', '?')} "
                     f"({event.get('error', 'error')})")
         if kind == "assistant":
-            text = describe_assistant_message(event.get("message", {}))
+            message = event.get("message")
+            text = describe_assistant_message(message if isinstance(message, dict) else {})
             if text:
                 self.progress = text
             return text
@@ -60,7 +61,7 @@ class StreamState:
         return None
 
     def _remember(self, line: str) -> None:
-        self.tail.append(line[:2000])
+        self.tail.append(line.rstrip("\r\n")[:2000])
         del self.tail[:-_TAIL_LINES]
 
 
@@ -78,11 +79,17 @@ def _parse(line: str) -> dict[str, Any] | None:
 def describe_assistant_message(message: dict[str, Any]) -> str | None:
     """A one-line description of what the agent is doing ("Edit calc.py", "Bash: pytest")."""
     parts: list[str] = []
-    for block in message.get("content", []):
+    content = message.get("content")
+    for block in content if isinstance(content, list) else []:
+        if not isinstance(block, dict):
+            continue
         if block.get("type") == "tool_use":
-            parts.append(describe_tool_use(block.get("name", "?"), block.get("input", {})))
-        elif block.get("type") == "text" and block.get("text", "").strip():
-            parts.append(_first_line(block["text"]))
+            tool_input = block.get("input")
+            parts.append(describe_tool_use(
+                str(block.get("name") or "?"), tool_input if isinstance(tool_input, dict) else {}
+            ))
+        elif block.get("type") == "text" and str(block.get("text") or "").strip():
+            parts.append(_first_line(str(block["text"])))
     return "; ".join(parts) if parts else None
 
 

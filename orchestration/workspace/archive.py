@@ -17,6 +17,12 @@ from orchestration.workspace.git import GitError, run_git
 from sandbox.interface import AGENT_UID
 
 HISTORY_DEPTH = 50
+# Artefacts of building and testing that must never end up in a fix, even in a repository
+# whose .gitignore forgets them; written to .git/info/exclude, which git reads like .gitignore.
+BUILD_ARTEFACTS = (
+    "__pycache__/", "*.py[cod]", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", ".tox/",
+    ".venv/", "node_modules/", ".coverage", "*.egg-info/", ".DS_Store",
+)
 _FAST_TMP = Path("/dev/shm")
 
 
@@ -64,6 +70,8 @@ class WorkspaceArchive:
                 raise GitError(f"{name}: branch {branch} moved while preparing; retrying helps")
             run_git(["--git-dir", str(git_dir), "config", "core.bare", "false"])
             run_git(["--git-dir", str(git_dir), "remote", "remove", "origin"])
+            (git_dir / "info").mkdir(exist_ok=True)
+            (git_dir / "info" / "exclude").write_text("\n".join(BUILD_ARTEFACTS) + "\n")
             self._tar.add(str(git_dir), arcname=f"{name}/.git", filter=_owned)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,120 @@
+"""End-to-end harness: the real worker, Docker, sandbox image and `claude`; scripted model;
+a local GitHub (git over HTTP + REST) driven through real git and PyGithub."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from temporalio.testing import WorkflowEnvironment
+
+from orchestration.gateway import TaskGateway
+from orchestration.models import TaskInput, TaskResult, TaskStatus, TaskView
+from orchestration.settings import GitSettings, SandboxSettings, Settings
+from orchestration.worker import build_worker
+from sandbox.docker_backend import DockerSandbox
+from tests.fakes.github import FakeGitHub
+from tests.support.images import TEST_IMAGE, ensure_test_image
+
+
+@pytest.fixture(scope="session")
+def sandbox_image() -> str:
+    """The real sandbox image with the real `claude`, built or reused by content hash."""
+    return ensure_test_image()
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as fake:
+        yield fake
+
+
+def e2e_settings(data_dir: Path, github: FakeGitHub, model_url: str, queue: str) -> Settings:
+    """Worker settings pointing every external service at the local stand-ins."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=data_dir,
+        anthropic_base_url=model_url,
+        anthropic_api_key=SecretStr("sk-ant-e2e-not-a-real-key-000000"),
+        github_token=SecretStr(github.token),
+        github_api_url=github.api_url,
+        github_web_host=github.web_host,
+        github_request_retries=0,
+        github_throttle=False,
+        temporal_task_queue=queue,
+        temporal_ui_url="http://127.0.0.1:8233",
+        sandbox=SandboxSettings(image=TEST_IMAGE, network="host"),
+        git=GitSettings(allowed_hosts=[github.web_host], allowed_schemes=["http"]),
+    )
+
+
+@dataclass
+class Loop:
+    """A running worker plus what a test needs to drive and inspect it."""
+
+    gateway: TaskGateway
+    settings: Settings
+    backend: DockerSandbox
+    cli_env: dict[str, str]
+
+    async def wait_for(self, task: TaskInput | str, status: TaskStatus, timeout: float = 120) -> TaskView:
+        task_id = task if isinstance(task, str) else task.task_id
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            view = await self.gateway.status(task_id)
+            if view.status is status:
+                return view
+            if view.status.is_terminal:
+                raise AssertionError(f"task ended as {view.status}: {view.error}")
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"task did not reach {status} within {timeout}s")
+
+    async def result(self, task_id: str, timeout: float = 180) -> TaskResult:
+        return await asyncio.wait_for(self.gateway.result(task_id), timeout)
+
+    async def cli(self, *args: str) -> tuple[int, str]:
+        """Run the real `fixbot` console script against this loop's Temporal server."""
+        fixbot = Path(sys.executable).with_name("fixbot")
+        process = await asyncio.create_subprocess_exec(
+            str(fixbot), *args, env=self.cli_env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await process.communicate()
+        return process.returncode or 0, out.decode()
+
+
+@pytest.fixture
+async def start_loop(
+    temporal_env: WorkflowEnvironment, sandbox_image: str, tmp_path: Path, fake_github: FakeGitHub
+) -> AsyncIterator[object]:
+    """Factory: start a worker whose model is the given scripted server's URL."""
+    workers = []
+    backend = DockerSandbox()
+
+    async def start(model_url: str) -> Loop:
+        queue = f"e2e-{uuid.uuid4().hex[:8]}"
+        settings = e2e_settings(tmp_path / "data", fake_github, model_url, queue)
+        worker = build_worker(temporal_env.client, settings, backend)
+        workers.append(asyncio.ensure_future(worker.run()))
+        workers.append(worker)
+        target = temporal_env.client.service_client.config.target_host
+        cli_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("FIXBOT_", "TEMPORAL_"))},
+            "TEMPORAL_ADDRESS": target, "FIXBOT_TEMPORAL_TASK_QUEUE": queue,
+            "FIXBOT_DATA_DIR": str(tmp_path / "cli"),
+            "FIXBOT_GIT__ALLOWED_HOSTS": f'["{fake_github.web_host}"]',
+            "FIXBOT_GIT__ALLOWED_SCHEMES": '["http"]', "FIXBOT_LOG_LEVEL": "warning",
+        }
+        return Loop(TaskGateway(temporal_env.client, queue), settings, backend, cli_env)
+
+    yield start
+    for item in workers:
+        if hasattr(item, "shutdown"):
+            await item.shutdown()
