@@ -21,11 +21,12 @@ def decision_refusal(
         return f"the task has ended ({status.value})"
     if status is not TaskStatus.AWAITING_APPROVAL:
         return f"the task is not waiting for approval (it is {status.value})"
-    if not decider.strip():
+    decider = decider.strip()  # "alice " is alice: stray spaces must not get past these rules
+    if not decider:
         return "the decision must name who decides"
-    if policy.approvers and decider not in policy.approvers:
+    if policy.approvers and decider not in {a.strip() for a in policy.approvers}:
         return f"{decider} is not an approver for this task"
-    if decider == requester and not policy.allow_self_approval:
+    if decider == requester.strip() and not policy.allow_self_approval:
         return (
             f"{decider} started this task and may not approve their own fix "
             "(FIXBOT_APPROVAL__ALLOW_SELF_APPROVAL)"

@@ -35,9 +35,23 @@ class Redactor:
         self, _logger: Any, _method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         for key, value in event.items():
-            if isinstance(value, str):
-                event[key] = self.text(value)
+            event[key] = self.value(value)
         return event
+
+    def value(self, value: Any, depth: int = 0) -> Any:
+        """A log value with secrets removed; lists, dicts and other objects are searched too."""
+        if isinstance(value, str):
+            return self.text(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if depth < 5 and isinstance(value, dict):
+            return {self.value(k, depth + 1): self.value(v, depth + 1) for k, v in value.items()}
+        if depth < 5 and isinstance(value, list | tuple | set | frozenset):
+            items = [self.value(v, depth + 1) for v in value]
+            return items if isinstance(value, list) else tuple(items)
+        shown = repr(value)  # what the renderers print for other objects (exceptions, paths, ...)
+        redacted = self.text(shown)
+        return value if redacted == shown else redacted
 
 
 def configure_logging(level: str = "info", fmt: str = "console", secrets: Iterable[str] = ()) -> None:

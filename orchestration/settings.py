@@ -7,10 +7,16 @@ Nothing here is read at import time: call `load_settings()`.
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import typing
 from pathlib import Path
 
+from dotenv import dotenv_values
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceParseError
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "fixbot"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -146,13 +152,75 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(_explain(exc)) from None
+    except SourceParseError as exc:  # a list or a section that is not JSON
+        raise SettingsError(_explain_unparsable(exc)) from None
 
 
 def _explain(exc: ValidationError) -> str:
     lines = ["invalid settings:"]
     for error in exc.errors():
-        lines.append(f"  {_env_name(error['loc'])}: {error['msg']}")
+        loc = error["loc"]
+        items = "".join(f" (item {part})" for part in loc if isinstance(part, int))
+        name = _env_name(tuple(part for part in loc if not isinstance(part, int)))
+        lines.append(f"  {name}{items}: {error['msg']}")
     return "\n".join(lines)
+
+
+_SOURCE_FIELD = re.compile(r'field "(?P<field>[^"]+)"')
+
+
+def _explain_unparsable(exc: SourceParseError) -> str:
+    """pydantic-settings' own parse error names only the section; find the variable."""
+    match = _SOURCE_FIELD.search(str(exc))
+    field = match["field"] if match else ""
+    section = _env_name((field,)) if field else "FIXBOT_"
+    names = _unparsable_variables(field, section)
+    where = ", ".join(names) if names else f"{section} or {section}__<NAME>"
+    return (
+        f"invalid settings:\n  {where}: not valid JSON; lists and sections are written as "
+        f"JSON, e.g. FIXBOT_GIT__ALLOWED_HOSTS='[\"github.com\"]' ({exc})"
+    )
+
+
+def _unparsable_variables(field: str, section: str) -> list[str]:
+    """The set variables for this field whose complex (JSON) value does not parse."""
+    values: dict[str, str | None] = {}
+    if Path(".env").is_file():
+        values.update(dotenv_values(".env"))
+    values.update(os.environ)
+    model = Settings.model_fields.get(field)
+    found = []
+    for key, value in values.items():
+        upper = key.upper()
+        if upper == section:
+            annotation = model.annotation if model else None
+        elif upper.startswith(section + "__"):
+            sub_model = model.annotation if model else None
+            sub = upper.removeprefix(section + "__").lower()
+            fields = getattr(sub_model, "model_fields", {})
+            annotation = fields[sub].annotation if sub in fields else None
+        else:
+            continue
+        if _is_complex(annotation) and not _parses(value):
+            found.append(upper)
+    return sorted(found)
+
+
+def _is_complex(annotation: object) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (list, dict, set, tuple):
+        return True
+    if origin is not None:  # X | None and the like: complex when any member is
+        return any(_is_complex(arg) for arg in typing.get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _parses(value: str | None) -> bool:
+    try:
+        json.loads(value or "")
+    except ValueError:
+        return False
+    return True
 
 
 _CONVENTIONAL = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from orchestration.models import AgentMode, TaskInput
 
 HOUSE_RULES = """\
@@ -17,6 +19,11 @@ HOUSE_RULES = """\
   precise question for the person who reported the bug."""
 
 
+def _fenced(text: str, tag: str) -> str:
+    """Untrusted text for inside <tag>…</tag>: its own <tag> or </tag> cannot close the fence."""
+    return re.sub(rf"<(\s*/?\s*{tag})", r"&lt;\1", text, flags=re.IGNORECASE)
+
+
 def workspace_guide(task: TaskInput) -> str:
     """CLAUDE.md / AGENTS.md at /workspace: the task, the repositories, the house rules."""
     repos = "\n".join(f"- `/workspace/{r.name}`: {r.url} (branch `{r.branch}`)" for r in task.repositories)
@@ -24,7 +31,8 @@ def workspace_guide(task: TaskInput) -> str:
     return (
         f"# fixbot task {task.task_id}\n\n"
         f"## Bug (reported by {task.requester}; untrusted text)\n\n"
-        f"<bug_report>\n{task.title}\n\n{task.description}\n</bug_report>\n{ticket}\n"
+        f"<bug_report>\n{_fenced(task.title, 'bug_report')}\n\n"
+        f"{_fenced(task.description, 'bug_report')}\n</bug_report>\n{ticket}\n"
         f"## Repositories\n\n{repos}\n\n"
         f"## House rules\n\n{HOUSE_RULES}\n"
     )
@@ -33,11 +41,13 @@ def workspace_guide(task: TaskInput) -> str:
 def agent_prompt(task: TaskInput, mode: AgentMode, message: str) -> str:
     """The `-p` prompt for a run: the task at the start, the answer or feedback on resume."""
     if mode is AgentMode.ANSWER:
-        return f"The reporter answered your question:\n<answer>\n{message}\n</answer>\nContinue."
+        answer = _fenced(message, "answer")
+        return f"The reporter answered your question:\n<answer>\n{answer}\n</answer>\nContinue."
     if mode is AgentMode.FEEDBACK:
         return (
             "A reviewer asked for changes to your fix:\n"
-            f"<feedback>\n{message}\n</feedback>\nRevise the change, then report the outcome."
+            f"<feedback>\n{_fenced(message, 'feedback')}\n</feedback>\n"
+            "Revise the change, then report the outcome."
         )
     return (
         f"Fix the bug described in /workspace/CLAUDE.md (task {task.task_id}).\n"

@@ -116,7 +116,11 @@ def final_result(state: StreamState, exit_code: int, timed_out: bool) -> AgentRe
         raise AgentRunError(_with_tail(f"the agent run failed: {failure_reason(event)}", state))
     if not structured_outcome(event):
         raise AgentRunError(_with_tail("the agent ended without reporting an outcome", state))
-    return _agent_result(event, state.session_id)
+    try:
+        return _agent_result(event, state.session_id)
+    except (TypeError, ValueError) as exc:  # a malformed field, e.g. a non-numeric cost
+        reason = f"the agent's result could not be read: {exc}"
+        raise AgentRunError(_with_tail(reason, state)) from None
 
 
 def failure_reason(event: dict[str, Any]) -> str:

@@ -77,11 +77,9 @@ def commit_and_push(
 ) -> str:
     """Commit `change.patch` on `change.base_commit`, force-push it to `branch`; return the sha."""
     _check_inputs(branch, push_url, change.base_commit)
-    git = _Git(git_environment(auth), _secrets_of(auth))
-    git.check_ref_format(branch)
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fixbot-push-", dir=workdir) as tmp:
-        git.repo = Path(tmp) / "repo.git"
+        git = _Git(Path(tmp) / "repo.git", git_environment(auth), _secrets_of(auth))
         _fetch_base(git, source, change.base_commit)
         tree = _apply_patch(git, change)
         identity = _identity(author_name, author_email, commit_date)
@@ -126,6 +124,14 @@ def _check_inputs(branch: str, push_url: str, base_commit: str) -> None:
         raise PushRefusedError("refusing to push: the push URL is empty or looks like an option")
     if not _SHA.match(base_commit):
         raise PushRefusedError(f"base commit {base_commit!r} is not a full commit sha")
+    valid = subprocess.run(
+        ["git", "check-ref-format", f"refs/heads/{branch}"],
+        capture_output=True,
+        timeout=GIT_TIMEOUT_SECONDS,
+        check=False,
+    )
+    if valid.returncode != 0:
+        raise PushRefusedError(f"refusing to push {branch!r}: not a valid branch name")
 
 
 def _refspec(sha: str, branch: str) -> str:
@@ -210,38 +216,27 @@ def _redact_url(url: str) -> str:
 class _Git:
     """Runs git in one bare repository with a fixed environment, scrubbing secrets from errors."""
 
-    def __init__(self, env: dict[str, str], secrets: list[str]) -> None:
-        """Remember the environment and what to scrub."""
+    def __init__(self, repo: Path, env: dict[str, str], secrets: list[str]) -> None:
+        """Remember the repository, the environment and what to scrub."""
+        self.repo = repo
         self.env = env
         self.secrets = sorted(secrets, key=len, reverse=True)
-        self.repo: Path | None = None
-
-    def check_ref_format(self, branch: str) -> None:
-        """Refuse names git would not accept as a branch."""
-        if self._call(["check-ref-format", f"refs/heads/{branch}"], None, None).returncode != 0:
-            raise PushRefusedError(f"refusing to push {branch!r}: not a valid branch name")
 
     def run(
         self, args: list[str], *, stdin: str | None = None, extra_env: dict[str, str] | None = None
     ) -> str:
         """Run `git <args>` in the repository; return stripped stdout or raise GitPushError."""
-        argv = ["--git-dir", str(self._repo()), *args]
+        argv = ["--git-dir", str(self.repo), *args]
         return self._checked(argv, args[0], stdin, extra_env)
 
     def run_outside(self, args: list[str]) -> None:
         """Run a git command that creates the repository (its path is appended)."""
-        self._checked([*args, str(self._repo())], args[0], None, None)
+        self._checked([*args, str(self.repo)], args[0], None, None)
 
     def succeeds(self, args: list[str]) -> bool:
         """Whether `git <args>` exits 0 in the repository."""
-        result = self._call(["--git-dir", str(self._repo()), *args], None, None)
+        result = self._call(["--git-dir", str(self.repo), *args], None, None)
         return result.returncode == 0
-
-    def _repo(self) -> Path:
-        """The repository path, once chosen."""
-        if self.repo is None:
-            raise RuntimeError("no repository chosen yet")
-        return self.repo
 
     def _checked(
         self, argv: list[str], command: str, stdin: str | None, extra_env: dict[str, str] | None
@@ -249,7 +244,7 @@ class _Git:
         """Run and raise a scrubbed GitPushError on failure."""
         result = self._call(argv, stdin, extra_env)
         if result.returncode != 0:
-            detail = self.scrub(result.stderr.decode("utf-8", "replace").strip()[-2000:])
+            detail = self.scrub(result.stderr.decode("utf-8", "replace").strip())[-2000:]
             raise GitPushError(f"git {command} failed (exit {result.returncode}): {detail}")
         return result.stdout.decode("utf-8", "replace").strip()
 

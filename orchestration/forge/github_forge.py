@@ -67,9 +67,12 @@ def _pull_location(ref: PullRequestRef, web_host: str) -> tuple[str, str, int]:
     match = _PULL_PATH.match(parts.path)
     if match is None or ref.number is None:
         raise ForgeError(f"{ref.url!r} is not a GitHub pull request URL")
-    owner, repo = parse_github_repository(
-        f"{parts.scheme}://{parts.netloc}{match['repo']}", web_host
-    )
+    try:
+        owner, repo = parse_github_repository(
+            f"{parts.scheme}://{parts.netloc}{match['repo']}", web_host
+        )
+    except ValueError as exc:
+        raise ForgeError(f"{ref.url!r} is not a pull request on {web_host}: {exc}") from exc
     return owner, repo, int(match["number"])
 
 

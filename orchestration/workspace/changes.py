@@ -13,6 +13,13 @@ class ChangeTooLarge(ValueError):
     """The patch is too large to review or to carry through the workflow."""
 
 
+class ChangeNotText(ChangeTooLarge):
+    """The patch is not UTF-8 text, so it cannot be carried through the workflow as a string.
+
+    A subclass of ChangeTooLarge so callers that refuse oversized changes refuse this too.
+    """
+
+
 def stage_argv(repo_path: str) -> list[str]:
     return ["git", "-C", repo_path, "add", "--all"]
 
@@ -54,7 +61,13 @@ def repository_change(
             f"{repository.name}: the change is {len(patch):,} bytes, more than "
             f"{MAX_PATCH_BYTES:,}; too large to review"
         )
-    text = patch.decode()
+    try:
+        text = patch.decode()
+    except UnicodeDecodeError as exc:
+        raise ChangeNotText(
+            f"{repository.name}: the change is not UTF-8 text (byte {exc.start} of the patch); "
+            "a text file in another encoding was changed, which fixbot cannot carry"
+        ) from None
     return RepositoryChange(
         repository=repository, base_commit=base_commit, files=files, patch=text,
         patch_sha256=hashlib.sha256(patch).hexdigest(),

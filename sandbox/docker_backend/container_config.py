@@ -1,0 +1,66 @@
+"""The hardened container configuration for one task's sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docker.types import Mount
+
+from sandbox.interface import AGENT_UID, WORKSPACE_PATH, SandboxSpec
+
+from .naming import container_name, labels, volume_name
+
+AGENT_HOME = "/home/agent"
+AGENT_TMP = "/tmp"  # noqa: S108 - the sandbox's own tmpfs, not a host path
+AGENT_USER_SPEC = f"{AGENT_UID}:{AGENT_UID}"
+# tmpfs defaults to noexec; build tools and test runners execute from /tmp and ~/.cache.
+_TMPFS_FLAGS = "rw,exec,nosuid,nodev"
+
+
+def create_kwargs(spec: SandboxSpec) -> dict[str, Any]:
+    """Keyword arguments for `containers.create` that run spec's sandbox locked down."""
+    return {
+        "image": spec.image,
+        "name": container_name(spec.task_id),
+        "hostname": "sandbox",
+        "labels": labels(spec.task_id, spec.workflow_id),
+        "environment": {**spec.env, "HOME": AGENT_HOME},
+        "working_dir": WORKSPACE_PATH,
+        "mounts": [Mount(target=WORKSPACE_PATH, source=volume_name(spec.task_id), type="volume")],
+        "network_mode": spec.network,
+        "detach": True,
+        **_hardening(),
+        **_limits(spec),
+    }
+
+
+def _hardening() -> dict[str, Any]:
+    """No root, no capabilities, no privilege gain, a read-only root and an init process."""
+    return {
+        "user": AGENT_USER_SPEC,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "read_only": True,
+        "privileged": False,
+        "init": True,
+        "ipc_mode": "private",
+    }
+
+
+def _limits(spec: SandboxSpec) -> dict[str, Any]:
+    """Memory (no extra swap), CPU, process count and tmpfs sizes from the spec."""
+    limits = spec.limits
+    memory = f"{limits.memory_mb}m"
+    return {
+        "mem_limit": memory,
+        "memswap_limit": memory,
+        "nano_cpus": int(limits.cpus * 1_000_000_000),
+        "pids_limit": limits.pids,
+        "tmpfs": {
+            AGENT_TMP: f"{_TMPFS_FLAGS},size={limits.tmp_size_mb}m,mode=1777",
+            AGENT_HOME: (
+                f"{_TMPFS_FLAGS},size={limits.home_size_mb}m,"
+                f"uid={AGENT_UID},gid={AGENT_UID},mode=0700"
+            ),
+        },
+    }

@@ -1,0 +1,199 @@
+"""Running one command in a sandbox as the agent user, with output streamed as it comes."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from sandbox.interface import ExecResult, OutputChunk, SandboxError
+
+from .container_config import AGENT_USER_SPEC
+from .framing import read_frames
+
+KILL_AFTER_SECONDS = 5
+# Host-side guard on top of `timeout`: a silent connection this long past the deadline is dead.
+_GUARD_SLACK_SECONDS = 30
+_TIMEOUT_EXIT_CODES = frozenset({124, 137})
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INSPECT_ATTEMPTS = 100
+_INSPECT_PAUSE_SECONDS = 0.02
+
+
+def checked_argv(argv: Sequence[str]) -> list[str]:
+    """argv as a list, refusing a bare string, an empty list and NUL bytes."""
+    if isinstance(argv, str | bytes) or not argv:
+        raise SandboxError("argv must be a non-empty list of strings, never a shell string")
+    if not all(isinstance(arg, str) and "\0" not in arg for arg in argv):
+        raise SandboxError("every argv item must be a string without NUL bytes")
+    return list(argv)
+
+
+def checked_env(env: Mapping[str, str] | None) -> list[str]:
+    """env as NAME=value items, refusing names a shell could not hold and NUL bytes."""
+    items = []
+    for name, value in (env or {}).items():
+        if not _ENV_NAME.fullmatch(name) or "\0" in value:
+            raise SandboxError(f"invalid environment variable {name!r}")
+        items.append(f"{name}={value}")
+    return items
+
+
+def with_timeout(argv: list[str], timeout_seconds: float | None) -> list[str]:
+    """argv wrapped in coreutils `timeout` (TERM at the deadline, KILL 5 s later)."""
+    if timeout_seconds is None:
+        return argv
+    if timeout_seconds <= 0:
+        raise SandboxError(f"timeout_seconds must be positive, got {timeout_seconds}")
+    seconds = f"{timeout_seconds:.3f}".rstrip("0").rstrip(".")
+    return ["timeout", f"--kill-after={KILL_AFTER_SECONDS}", seconds, *argv]
+
+
+def start_exec(
+    api: Any,
+    container_id: str,
+    argv: list[str],
+    *,
+    env: list[str],
+    workdir: str,
+    timeout_seconds: float | None,
+    stdin: bytes | None,
+) -> DockerExecStream:
+    """Start argv in the container as the agent user and return its live output."""
+    if not workdir.startswith("/"):
+        raise SandboxError(f"workdir must be an absolute path, got {workdir!r}")
+    created = api.exec_create(
+        container_id,
+        with_timeout(argv, timeout_seconds),
+        stdout=True,
+        stderr=True,
+        stdin=stdin is not None,
+        tty=False,
+        environment=env,
+        workdir=workdir,
+        user=AGENT_USER_SPEC,
+    )
+    exec_id = str(created["Id"])
+    connection = api.exec_start(exec_id, socket=True)
+    return DockerExecStream(api, exec_id, connection, stdin, timeout_seconds)
+
+
+class DockerExecStream:
+    """A running exec: iterate for OutputChunks, then `result()` for the exit code."""
+
+    def __init__(
+        self,
+        api: Any,
+        exec_id: str,
+        connection: Any,
+        stdin: bytes | None,
+        timeout_seconds: float | None,
+    ) -> None:
+        """Take over the exec's hijacked connection; stdin (if any) is sent in the background."""
+        self._api = api
+        self._exec_id = exec_id
+        self._connection = connection
+        self._sock = _raw_socket(connection)
+        self._timeout_seconds = timeout_seconds
+        self._started = time.monotonic()
+        self._result: ExecResult | None = None
+        self._consumed = False
+        self._guard_hit = False
+        if timeout_seconds is not None:
+            self._sock.settimeout(timeout_seconds + KILL_AFTER_SECONDS + _GUARD_SLACK_SECONDS)
+        else:
+            self._sock.settimeout(None)
+        self._writer = _start_writer(self._sock, stdin) if stdin is not None else None
+
+    def __iter__(self) -> Iterator[OutputChunk]:
+        """Yield output pieces as the command writes them; iterate once."""
+        if self._consumed:
+            raise SandboxError("an exec's output can be iterated only once")
+        self._consumed = True
+        return self._chunks()
+
+    def result(self) -> ExecResult:
+        """Exit code and whether the timeout fired; output went through the iterator."""
+        if self._result is None:
+            raise SandboxError("the exec's output was not read to the end yet")
+        return self._result
+
+    def _chunks(self) -> Iterator[OutputChunk]:
+        """Read frames until the end, then record the result."""
+        try:
+            for stream, data in read_frames(self._sock):
+                yield OutputChunk(stream=stream, data=data)
+        except TimeoutError:
+            self._guard_hit = True
+        finally:
+            self._close()
+        self._result = self._finish()
+
+    def _close(self) -> None:
+        """Stop the stdin writer (a command may exit without reading) and close the connection."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        if self._writer is not None:
+            self._writer.join(timeout=5)
+        for closable in (self._connection, self._sock):
+            with contextlib.suppress(OSError):
+                closable.close()
+
+    def _finish(self) -> ExecResult:
+        """The exit code from the engine, and whether the deadline ended the command."""
+        exit_code = self._exit_code()
+        elapsed = time.monotonic() - self._started
+        deadline_passed = (
+            self._timeout_seconds is not None
+            and elapsed >= self._timeout_seconds
+            and exit_code in _TIMEOUT_EXIT_CODES
+        )
+        return ExecResult(exit_code=exit_code, timed_out=deadline_passed or self._guard_hit)
+
+    def _exit_code(self) -> int:
+        """The exec's exit code once the engine reports it finished, -1 if it never does."""
+        for _ in range(_INSPECT_ATTEMPTS):
+            state = self._api.exec_inspect(self._exec_id)
+            if not state.get("Running") and state.get("ExitCode") is not None:
+                return int(state["ExitCode"])
+            time.sleep(_INSPECT_PAUSE_SECONDS)
+        return -1
+
+
+def collect(stream: DockerExecStream) -> ExecResult:
+    """Run the stream to its end and return the result with the whole output."""
+    stdout = bytearray()
+    stderr = bytearray()
+    for chunk in stream:
+        (stdout if chunk.stream == "stdout" else stderr).extend(chunk.data)
+    done = stream.result()
+    return done.model_copy(update={"stdout": bytes(stdout), "stderr": bytes(stderr)})
+
+
+def _raw_socket(connection: Any) -> socket.socket:
+    """The socket under the SDK's connection object (unix or plain TCP transports)."""
+    is_wrapped = isinstance(connection, socket.SocketIO)
+    raw = getattr(connection, "_sock", None) if is_wrapped else connection
+    if not isinstance(raw, socket.socket):
+        raise SandboxError(f"exec over {type(connection).__name__} transports is not supported")
+    return raw
+
+
+def _start_writer(sock: socket.socket, data: bytes) -> threading.Thread:
+    """Send data as the command's stdin from a thread, then close stdin."""
+    thread = threading.Thread(target=_write_stdin, args=(sock, data), daemon=True)
+    thread.start()
+    return thread
+
+
+def _write_stdin(sock: socket.socket, data: bytes) -> None:
+    """Write all of data and half-close; a command that stops reading early is fine."""
+    try:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass

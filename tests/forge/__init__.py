@@ -1,0 +1,1 @@
+"""Tests of the forge: pushing fix branches and opening pull requests."""
