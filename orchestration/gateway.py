@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from temporalio.client import (
@@ -67,13 +69,20 @@ class TaskGateway:
         return await handle.result()
 
     async def decide(self, task_id: str, decision: Decision) -> DecisionRecord:
-        return await self._update(task_id, BugFixWorkflow.decide, decision)
+        """Approve or reject; ActionRefused says why when the workflow's validator refuses."""
+        handle = await self._existing(task_id)
+        async with _refusals(task_id):
+            return await handle.execute_update(BugFixWorkflow.decide, decision)
 
     async def answer(self, task_id: str, answer: Answer) -> None:
-        await self._update(task_id, BugFixWorkflow.answer, answer)
+        handle = await self._existing(task_id)
+        async with _refusals(task_id):
+            await handle.execute_update(BugFixWorkflow.answer, answer)
 
     async def cancel(self, task_id: str, request: CancelRequest) -> TaskStatus:
-        return await self._update(task_id, BugFixWorkflow.request_cancel, request)
+        handle = await self._existing(task_id)
+        async with _refusals(task_id):
+            return await handle.execute_update(BugFixWorkflow.request_cancel, request)
 
     async def is_running(self, task_id: str) -> bool:
         try:
@@ -104,13 +113,17 @@ class TaskGateway:
             raise
         return handle
 
-    async def _update(self, task_id: str, update: object, argument: object) -> object:
-        handle = await self._existing(task_id)
-        try:
-            return await handle.execute_update(update, argument)  # type: ignore[call-overload]
-        except WorkflowUpdateFailedError as exc:
-            raise ActionRefused(str(exc.cause.message if exc.cause else exc)) from None  # type: ignore[attr-defined]
-        except RPCError as exc:
-            if "completed" in exc.message or exc.status == RPCStatusCode.NOT_FOUND:
-                raise ActionRefused(f"task {task_id} has ended") from None
-            raise
+
+
+@contextlib.asynccontextmanager
+async def _refusals(task_id: str) -> AsyncIterator[None]:
+    """A refused update, or one sent to a finished workflow, becomes ActionRefused."""
+    try:
+        yield
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        raise ActionRefused(getattr(cause, "message", None) or str(cause or exc)) from None
+    except RPCError as exc:
+        if "completed" in exc.message or exc.status == RPCStatusCode.NOT_FOUND:
+            raise ActionRefused(f"task {task_id} has ended") from None
+        raise

@@ -18,7 +18,6 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceParseError
 
-DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "fixbot"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
@@ -80,7 +79,7 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    data_dir: Path = DEFAULT_DATA_DIR
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "share" / "fixbot")
     log_format: str = "console"  # "console" or "json"
     log_level: str = "info"
 
@@ -136,6 +135,13 @@ class Settings(BaseSettings):
             task_queue=self.temporal_task_queue,
             ui_url=self.temporal_ui_url,
         )
+
+    @property
+    def sandbox_owner(self) -> str:
+        """This deployment's name on its sandboxes: the Temporal server (or the embedded
+        server's data directory) and namespace whose workflows they belong to."""
+        server = self.temporal_address or f"embedded:{self.data_dir}"
+        return f"{self.temporal_namespace}@{server}"
 
     @property
     def mirror_dir(self) -> Path:

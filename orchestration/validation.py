@@ -98,12 +98,12 @@ def repository_problems(repo: RepositorySpec, rules: RepositoryRules) -> list[st
 
 def url_problems(url: str, rules: RepositoryRules) -> list[str]:
     """Why git must not be given this URL (empty when it is acceptable)."""
-    if not url or any(ord(c) <= 0x20 or c == "\x7f" or c.isspace() for c in url):
-        return ["must be a non-empty URL without spaces or control characters"]
     if url.startswith("-"):
         return ["must not start with '-' (git would read it as an option)"]
     if "::" in url:
         return ["remote helper transports such as 'ext::' are not allowed"]
+    if not url or any(ord(c) <= 0x20 or c == "\x7f" or c.isspace() for c in url):
+        return ["must be a non-empty URL without spaces or control characters"]
     if is_local_repository(url):
         if rules.allow_local:
             return []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
+
+from typing import Any
 
 import structlog
 from sandbox.reaper import reap
@@ -43,7 +44,7 @@ def repository_rules(settings: Settings) -> RepositoryRules:
 def build_worker(client: Client, settings: Settings, backend: Sandbox) -> Worker:
     """The worker for BugFixWorkflow and every activity it calls."""
     mirrors = MirrorCache(settings.mirror_dir)
-    activities = [
+    activities: list[Callable[..., Any]] = [
         ValidationActivities(repository_rules(settings)).validate,
         *_sandbox_activities(backend, settings),
         *_workspace_activities(backend, mirrors, settings),
@@ -65,14 +66,18 @@ def build_worker(client: Client, settings: Settings, backend: Sandbox) -> Worker
     )
 
 
-def _sandbox_activities(backend: Sandbox, settings: Settings) -> list[object]:
+def _sandbox_activities(backend: Sandbox, settings: Settings) -> list[Callable[..., Any]]:
     s = settings.sandbox
     limits = SandboxLimits(memory_mb=s.memory_mb, cpus=s.cpus, pids=s.pids, tmp_size_mb=s.tmp_size_mb)
-    acts = SandboxActivities(backend, image=s.image, network=s.network, limits=limits)
+    acts = SandboxActivities(
+        backend, image=s.image, network=s.network, limits=limits, owner=settings.sandbox_owner
+    )
     return [acts.provision, acts.destroy]
 
 
-def _workspace_activities(backend: Sandbox, mirrors: MirrorCache, settings: Settings) -> list[object]:
+def _workspace_activities(
+    backend: Sandbox, mirrors: MirrorCache, settings: Settings
+) -> list[Callable[..., Any]]:
     acts = WorkspaceActivities(backend, mirrors, lambda url: _git_env(settings, url))
     return [acts.prepare, acts.collect]
 
@@ -94,7 +99,7 @@ def _git_env(settings: Settings, url: str) -> Mapping[str, str]:
     return git_environment(auth) if auth else {}
 
 
-def _router(settings: Settings):  # type: ignore[no-untyped-def]
+def _router(settings: Settings) -> Callable[[str], ForgeRoute]:
     def route(url: str) -> ForgeRoute:
         if is_local_repository(url):
             if not settings.git.allow_local_repositories:
@@ -123,7 +128,7 @@ def _github_forge(settings: Settings, token: str) -> GitHubForge:
     )
 
 
-def _run_url(settings: Settings):  # type: ignore[no-untyped-def]
+def _run_url(settings: Settings) -> Callable[[str, str], str | None]:
     def url(workflow_id: str, run_id: str) -> str | None:
         base = settings.temporal_ui_url
         if not base:
@@ -133,14 +138,16 @@ def _run_url(settings: Settings):  # type: ignore[no-untyped-def]
     return url
 
 
-async def reap_forever(backend: Sandbox, gateway: TaskGateway, interval_seconds: float) -> None:
-    """Remove sandboxes of workflows that no longer run: now, then every interval."""
+async def reap_forever(
+    backend: Sandbox, gateway: TaskGateway, owner: str, interval_seconds: float
+) -> None:
+    """Remove this deployment's sandboxes whose workflows no longer run: now, then every interval."""
     while True:
-        await reap_once(backend, gateway)
+        await reap_once(backend, gateway, owner)
         await asyncio.sleep(interval_seconds)
 
 
-async def reap_once(backend: Sandbox, gateway: TaskGateway) -> None:
+async def reap_once(backend: Sandbox, gateway: TaskGateway, owner: str) -> None:
     loop = asyncio.get_running_loop()
 
     def is_active(workflow_id: str) -> bool:
@@ -148,5 +155,5 @@ async def reap_once(backend: Sandbox, gateway: TaskGateway) -> None:
         return asyncio.run_coroutine_threadsafe(gateway.is_running(task_id), loop).result(timeout=30)
 
     with contextlib.suppress(Exception):
-        report = await asyncio.to_thread(reap, backend, is_active)
+        report = await asyncio.to_thread(reap, backend, is_active, owner)
         log.info("reaper pass", report=str(report))

@@ -17,6 +17,9 @@ LABEL_PREFIX = "dev.fixbot"
 LABEL_MANAGED = f"{LABEL_PREFIX}.managed"
 LABEL_TASK = f"{LABEL_PREFIX}.task-id"
 LABEL_WORKFLOW = f"{LABEL_PREFIX}.workflow-id"
+# Which deployment (Temporal cluster + namespace) a sandbox belongs to: a reaper only judges
+# its own, since another deployment's workflows are unknown to its Temporal server.
+LABEL_OWNER = f"{LABEL_PREFIX}.owner"
 
 WORKSPACE_PATH = "/workspace"
 AGENT_USER = "agent"
@@ -49,6 +52,7 @@ class SandboxSpec(BaseModel):
     task_id: str
     workflow_id: str
     image: str
+    owner: str = "fixbot"
     network: str = "bridge"  # "none", "bridge", "host" or a network name
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
     env: dict[str, str] = Field(default_factory=dict)  # never secrets
@@ -59,6 +63,7 @@ class SandboxInfo(BaseModel):
     name: str
     task_id: str
     workflow_id: str
+    owner: str = ""
     volume: str
     running: bool
     created_at: datetime
@@ -131,7 +136,7 @@ class Sandbox(Protocol):
     def list_sandboxes(self) -> list[SandboxInfo]:
         """Every sandbox this backend manages (by label)."""
 
-    def list_orphan_volumes(self) -> list[str]:
-        """Workspace volumes whose container is gone."""
+    def list_orphan_volumes(self, owner: str | None = None) -> list[str]:
+        """Workspace volumes whose container is gone (of one owner, when given)."""
 
     def remove_volume(self, name: str) -> None: ...

@@ -26,12 +26,16 @@ class ReapReport(BaseModel):
         return len(self.removed_sandboxes) + len(self.removed_volumes)
 
 
-def reap(backend: Sandbox, is_active: Callable[[str], bool]) -> ReapReport:
-    """Remove sandboxes whose workflow is not active, then orphan volumes; never stop early."""
+def reap(backend: Sandbox, is_active: Callable[[str], bool], owner: str | None = None) -> ReapReport:
+    """Remove sandboxes whose workflow is not active, then orphan volumes; never stop early.
+
+    With an owner, only that deployment's sandboxes and volumes are judged: another
+    deployment's workflows are unknown to this one's Temporal server, not ended."""
     report = ReapReport()
     for info in backend.list_sandboxes():
-        _reap_sandbox(backend, info, is_active, report)
-    for volume in backend.list_orphan_volumes():
+        if owner is None or info.owner == owner:
+            _reap_sandbox(backend, info, is_active, report)
+    for volume in backend.list_orphan_volumes(owner):
         _reap_volume(backend, volume, report)
     return report
 

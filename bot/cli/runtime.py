@@ -65,7 +65,9 @@ async def running_backend(
         gateway = TaskGateway(client, settings.temporal_task_queue)
         worker = build_worker(client, settings, backend)
         reaper = asyncio.create_task(
-            reap_forever(backend, gateway, settings.sandbox.reap_interval_seconds)
+            reap_forever(
+            backend, gateway, settings.sandbox_owner, settings.sandbox.reap_interval_seconds
+        )
         )
         async with worker:
             try:

@@ -22,7 +22,9 @@ async def serve_worker(settings: Settings) -> None:
     backend = await asyncio.to_thread(docker_backend)
     client = await connect(settings)
     gateway = TaskGateway(client, settings.temporal_task_queue)
-    reaper = asyncio.create_task(reap_forever(backend, gateway, settings.sandbox.reap_interval_seconds))
+    reaper = asyncio.create_task(reap_forever(
+            backend, gateway, settings.sandbox_owner, settings.sandbox.reap_interval_seconds
+        ))
     console.print(f"worker polling task queue {settings.temporal_task_queue!r}")
     try:
         await build_worker(client, settings, backend).run()

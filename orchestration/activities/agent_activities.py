@@ -89,6 +89,8 @@ class _ProgressReporter:
             return
         self._last = now
         info = activity.info()
+        if info.workflow_id is None:
+            return
         handle = activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
         with contextlib.suppress(Exception):  # progress is best effort; never fail the run for it
             await handle.signal(PROGRESS_SIGNAL, AgentProgress(text=text))

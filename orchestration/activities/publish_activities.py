@@ -67,7 +67,7 @@ class PublishActivities:
     async def publish(self, request: PublishRequest) -> PublishResult:
         """Push each changed repository's branch and open (or reuse) its pull request."""
         info = activity.info()
-        run_url = request.run_url or self._run_url(info.workflow_id, info.workflow_run_id)
+        run_url = request.run_url or self._run_url(info.workflow_id or "", info.workflow_run_id or "")
         request = request.model_copy(update={"run_url": run_url})
         opened: list[tuple[ForgeRoute, PullRequestRef, RepositoryChange]] = []
         for change in request.changes.repositories:

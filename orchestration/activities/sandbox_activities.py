@@ -15,8 +15,11 @@ from sandbox.interface import ImageMissing, Sandbox, SandboxLimits, SandboxSpec
 class SandboxActivities:
     """Holds the sandbox backend and the sandbox settings every task's sandbox gets."""
 
-    def __init__(self, backend: Sandbox, *, image: str, network: str, limits: SandboxLimits) -> None:
+    def __init__(
+        self, backend: Sandbox, *, image: str, network: str, limits: SandboxLimits, owner: str
+    ) -> None:
         self._backend = backend
+        self._owner = owner
         self._image = image
         self._network = network
         self._limits = limits
@@ -26,7 +29,7 @@ class SandboxActivities:
         """Create the hardened container and check that the agent CLI is inside."""
         spec = SandboxSpec(
             task_id=request.task_id, workflow_id=request.workflow_id, image=self._image,
-            network=self._network, limits=self._limits,
+            owner=self._owner, network=self._network, limits=self._limits,
         )
         try:
             info = await asyncio.to_thread(self._backend.create, spec)

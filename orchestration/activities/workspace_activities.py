@@ -14,6 +14,7 @@ from orchestration.models import (
     ChangeSet,
     CollectRequest,
     PreparedRepository,
+    RepositoryChange,
     RepositorySpec,
     SandboxTarget,
     WorkspaceReport,
@@ -76,7 +77,7 @@ class WorkspaceActivities:
 
     async def _collect_one(
         self, sandbox_id: str, repo: RepositorySpec, prepared: PreparedRepository
-    ) -> changes.RepositoryChange | None:
+    ) -> RepositoryChange | None:
         await self._check(sandbox_id, changes.stage_argv(prepared.path))
         numstat = await self._check(sandbox_id, changes.numstat_argv(prepared.path, prepared.commit))
         patch = await self._check(sandbox_id, changes.patch_argv(prepared.path, prepared.commit))

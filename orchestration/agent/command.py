@@ -41,7 +41,7 @@ def claude_argv(run: ClaudeInvocation) -> list[str]:
         "--output-format", "stream-json",
         "--verbose",
         "--dangerously-skip-permissions",
-        "--max-budget-usd", f"{run.budget_usd:.2f}",
+        "--max-budget-usd", f"{run.budget_usd:.4f}",
         "--json-schema", json.dumps(OUTCOME_SCHEMA, separators=(",", ":")),
         *session,
         *model,

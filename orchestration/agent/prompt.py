@@ -50,8 +50,8 @@ def agent_prompt(task: TaskInput, mode: AgentMode, message: str) -> str:
             "Revise the change, then report the outcome."
         )
     return (
+        # the report itself stays in CLAUDE.md, fenced as untrusted data; nothing of it here
         f"Fix the bug described in /workspace/CLAUDE.md (task {task.task_id}).\n"
-        f"Title: {task.title}\n"
         "Read the code, reproduce the problem if you can, make the smallest correct change, "
         "run the tests, and report the outcome through the structured output."
     )

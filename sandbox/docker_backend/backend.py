@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ import docker
 
 from sandbox.interface import (
     LABEL_MANAGED,
+    LABEL_OWNER,
     LABEL_TASK,
     WORKSPACE_PATH,
     ExecResult,
@@ -46,13 +48,15 @@ class DockerSandbox:
         self._client_value = client
         self._base_url = base_url
         self._timeout_seconds = timeout_seconds
+        self._connecting = threading.Lock()
 
     @property
     def client(self) -> docker.DockerClient:
-        """The docker client, connected on first use."""
-        if self._client_value is None:
-            self._client_value = engine.connect(self._base_url, self._timeout_seconds)
-        return self._client_value
+        """The docker client, connected on first use (callers may be in several threads)."""
+        with self._connecting:
+            if self._client_value is None:
+                self._client_value = engine.connect(self._base_url, self._timeout_seconds)
+            return self._client_value
 
     @property
     def url(self) -> str:
@@ -147,12 +151,11 @@ class DockerSandbox:
             )
         return [info_from_summary(summary) for summary in summaries]
 
-    def list_orphan_volumes(self) -> list[str]:
-        """Workspace volumes whose container is gone."""
+    def list_orphan_volumes(self, owner: str | None = None) -> list[str]:
+        """Workspace volumes whose container is gone (of one owner, when given)."""
+        wanted = [f"{LABEL_MANAGED}=true"] + ([f"{LABEL_OWNER}={owner}"] if owner else [])
         with translated("listing workspace volumes", self.url):
-            answer = self.client.api.volumes(
-                filters={"label": f"{LABEL_MANAGED}=true", "dangling": True}
-            )
+            answer = self.client.api.volumes(filters={"label": wanted, "dangling": True})
         return sorted(str(volume["Name"]) for volume in (answer.get("Volumes") or []))
 
     def remove_volume(self, name: str) -> None:
@@ -226,7 +229,7 @@ class DockerSandbox:
     def _create_volume(self, spec: SandboxSpec) -> None:
         """The task's labelled workspace volume (an existing one is reused)."""
         self.client.api.create_volume(
-            name=volume_name(spec.task_id), labels=labels(spec.task_id, spec.workflow_id)
+            name=volume_name(spec.task_id), labels=labels(spec.task_id, spec.workflow_id, spec.owner)
         )
 
     def _create_container(self, spec: SandboxSpec) -> SandboxInfo:

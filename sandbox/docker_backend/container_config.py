@@ -23,7 +23,7 @@ def create_kwargs(spec: SandboxSpec) -> dict[str, Any]:
         "image": spec.image,
         "name": container_name(spec.task_id),
         "hostname": "sandbox",
-        "labels": labels(spec.task_id, spec.workflow_id),
+        "labels": labels(spec.task_id, spec.workflow_id, spec.owner),
         "environment": {**spec.env, "HOME": AGENT_HOME},
         "working_dir": WORKSPACE_PATH,
         "mounts": [Mount(target=WORKSPACE_PATH, source=volume_name(spec.task_id), type="volume")],

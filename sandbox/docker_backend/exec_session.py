@@ -10,9 +10,12 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import docker
+
 from sandbox.interface import ExecResult, OutputChunk, SandboxError
 
 from .container_config import AGENT_USER_SPEC
+from .errors import explain
 from .framing import read_frames
 
 KILL_AFTER_SECONDS = 5
@@ -49,7 +52,8 @@ def with_timeout(argv: list[str], timeout_seconds: float | None) -> list[str]:
         return argv
     if timeout_seconds <= 0:
         raise SandboxError(f"timeout_seconds must be positive, got {timeout_seconds}")
-    seconds = f"{timeout_seconds:.3f}".rstrip("0").rstrip(".")
+    # Millisecond precision, never rounded down to 0 (which `timeout` reads as "no limit").
+    seconds = f"{max(timeout_seconds, 0.001):.3f}".rstrip("0").rstrip(".")
     return ["timeout", f"--kill-after={KILL_AFTER_SECONDS}", seconds, *argv]
 
 
@@ -78,8 +82,9 @@ def start_exec(
         user=AGENT_USER_SPEC,
     )
     exec_id = str(created["Id"])
+    started = time.monotonic()
     connection = api.exec_start(exec_id, socket=True)
-    return DockerExecStream(api, exec_id, connection, stdin, timeout_seconds)
+    return DockerExecStream(api, exec_id, connection, stdin, timeout_seconds, started)
 
 
 class DockerExecStream:
@@ -92,6 +97,7 @@ class DockerExecStream:
         connection: Any,
         stdin: bytes | None,
         timeout_seconds: float | None,
+        started: float,
     ) -> None:
         """Take over the exec's hijacked connection; stdin (if any) is sent in the background."""
         self._api = api
@@ -99,7 +105,7 @@ class DockerExecStream:
         self._connection = connection
         self._sock = _raw_socket(connection)
         self._timeout_seconds = timeout_seconds
-        self._started = time.monotonic()
+        self._started = started  # monotonic time just before the command was started
         self._result: ExecResult | None = None
         self._consumed = False
         self._guard_hit = False
@@ -129,9 +135,15 @@ class DockerExecStream:
                 yield OutputChunk(stream=stream, data=data)
         except TimeoutError:
             self._guard_hit = True
+        except OSError as exc:
+            raise SandboxError(f"output of exec {self._exec_id[:12]} broke off: {exc}") from exc
         finally:
             self._close()
-        self._result = self._finish()
+        try:
+            self._result = self._finish()
+        except (docker.errors.DockerException, OSError) as exc:
+            message = f"reading the exit code of exec {self._exec_id[:12]} failed: {explain(exc)}"
+            raise SandboxError(message) from exc
 
     def _close(self) -> None:
         """Stop the stdin writer (a command may exit without reading) and close the connection."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from sandbox.interface import LABEL_TASK, LABEL_WORKFLOW, SandboxInfo
+from sandbox.interface import LABEL_OWNER, LABEL_TASK, LABEL_WORKFLOW, SandboxInfo
 
 from .naming import volume_name
 
@@ -51,6 +51,7 @@ def _info(
         name=name.lstrip("/"),
         task_id=task_id,
         workflow_id=labels.get(LABEL_WORKFLOW, ""),
+        owner=labels.get(LABEL_OWNER, ""),
         volume=volume_name(task_id) if task_id else "",
         running=running,
         created_at=created_at,

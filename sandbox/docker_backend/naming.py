@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sandbox.interface import LABEL_MANAGED, LABEL_TASK, LABEL_WORKFLOW, SandboxError
+from sandbox.interface import LABEL_MANAGED, LABEL_OWNER, LABEL_TASK, LABEL_WORKFLOW, SandboxError
 
 CONTAINER_PREFIX = "fixbot-"
 VOLUME_PREFIX = "fixbot-ws-"
@@ -40,9 +40,11 @@ def task_id_from_container_name(name: str) -> str | None:
     return task_id if _TASK_ID.fullmatch(task_id) else None
 
 
-def labels(task_id: str, workflow_id: str) -> dict[str, str]:
-    """The labels that mark a task's container and volume as fixbot's."""
-    return {LABEL_MANAGED: "true", LABEL_TASK: task_id, LABEL_WORKFLOW: workflow_id}
+def labels(task_id: str, workflow_id: str, owner: str) -> dict[str, str]:
+    """The labels that mark a task's container and volume as fixbot's, and whose."""
+    return {
+        LABEL_MANAGED: "true", LABEL_TASK: task_id, LABEL_WORKFLOW: workflow_id, LABEL_OWNER: owner
+    }
 
 
 def is_managed(object_labels: dict[str, str] | None) -> bool:

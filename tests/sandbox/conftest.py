@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,16 +26,18 @@ MakeSandbox = Callable[..., SandboxInfo]
 
 
 def build_test_image(client: docker.DockerClient) -> ImageBuildResult:
-    """Build (or find cached) the image every sandbox test runs on."""
-    return build_sandbox_image(
-        client,
-        tag=TEST_IMAGE,
-        base_image=BASE_IMAGE,
-        dockerfile=DOCKERFILE,
-        extra_ca_file=HOST_CA_BUNDLE,
-        claude_code_version=CLAUDE_CODE_VERSION,
-        on_log=print,
-    )
+    """Build (or find cached) the image every sandbox test runs on, one builder at a time."""
+    with (Path(tempfile.gettempdir()) / "fixbot-test-image.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return build_sandbox_image(
+            client,
+            tag=TEST_IMAGE,
+            base_image=BASE_IMAGE,
+            dockerfile=DOCKERFILE,
+            extra_ca_file=HOST_CA_BUNDLE,
+            claude_code_version=CLAUDE_CODE_VERSION,
+            on_log=print,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +47,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
         client = docker.from_env()
         client.ping()
     except (docker.errors.DockerException, OSError) as exc:
-        pytest.skip(f"no Docker engine: {exc}")
+        pytest.fail(f"no Docker engine answers ({exc}): run scripts/setup-machine")
     yield client
     client.close()
 
@@ -79,13 +83,15 @@ def spec_for(run_id: str) -> Callable[..., SandboxSpec]:
     """A factory of specs with fresh task ids of this run."""
 
     def make(
-        *, network: str = "bridge", workflow_id: str | None = None, image: str = TEST_IMAGE
+        *, network: str = "bridge", workflow_id: str | None = None, image: str = TEST_IMAGE,
+        owner: str | None = None,
     ) -> SandboxSpec:
         task_id = f"{run_id}-{uuid.uuid4().hex[:8]}"
         return SandboxSpec(
             task_id=task_id,
             workflow_id=workflow_id or f"{run_id}-wf-{task_id[-8:]}",
             image=image,
+            owner=owner or run_id,
             network=network,
             limits=SMALL_LIMITS,
             env={"FIXBOT_TEST": "1"},

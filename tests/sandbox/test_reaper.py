@@ -30,13 +30,15 @@ def test_reaper_on_docker(
     make_sandbox: MakeSandbox,
     run_id: str,
 ) -> None:
+    """On real Docker: the ended workflow's sandbox and an orphan volume go; the active stays."""
     active = make_sandbox(workflow_id=f"{run_id}-wf-active")
     ended = make_sandbox(workflow_id=f"{run_id}-wf-ended")
     orphan = f"fixbot-ws-{run_id}-orphan"
-    docker_client.volumes.create(orphan, labels=labels(f"{run_id}-orphan", f"{run_id}-wf-gone"))
+    docker_client.volumes.create(
+        orphan, labels=labels(f"{run_id}-orphan", f"{run_id}-wf-gone", run_id)
+    )
     try:
-        # Sandboxes of other runs on this engine count as active: only ours may go.
-        report = reap(backend, lambda workflow_id: workflow_id != ended.workflow_id)
+        report = reap(backend, lambda workflow_id: workflow_id != ended.workflow_id, owner=run_id)
     finally:
         backend.remove_volume(orphan)
     assert ended.name in report.removed_sandboxes
@@ -114,7 +116,7 @@ class FakeBackend:
         """The configured sandboxes."""
         return self.infos
 
-    def list_orphan_volumes(self) -> list[str]:
+    def list_orphan_volumes(self, owner: str | None = None) -> list[str]:
         """The configured volumes."""
         return self.volumes
 
@@ -167,3 +169,17 @@ def test_reaper_keeps_going_after_failures() -> None:
     ]
     assert isinstance(backend, FakeBackend)
     assert backend.destroyed == ["b"]
+
+
+@pytest.mark.docker
+def test_reaper_leaves_other_deployments_sandboxes_alone(
+    backend: DockerSandbox, make_sandbox: MakeSandbox, run_id: str
+) -> None:
+    """A sandbox owned by another deployment survives even though this one's Temporal
+    server does not know its workflow (it is not ended, just someone else's)."""
+    foreign = make_sandbox(workflow_id=f"{run_id}-wf-foreign", owner=f"{run_id}-other")
+    ours = make_sandbox(workflow_id=f"{run_id}-wf-ours")
+    report = reap(backend, lambda workflow_id: False, owner=run_id)
+    assert ours.name in report.removed_sandboxes
+    assert foreign.name not in report.removed_sandboxes + report.kept_sandboxes
+    assert backend.find(foreign.task_id) is not None

@@ -1,0 +1,82 @@
+"""Orchestration overhead of one task, next to a bare `docker run --rm <image> true`.
+
+Runs the demo's task (real Temporal dev server, Docker sandbox, `claude`, git; scripted model)
+N times on a warm image and a warm mirror cache, and prints each step's median beside the
+median of a bare container run measured in the same process.
+
+    uv run python bench/core_loop.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from bot.cli.demo_repo import create_demo_repository, scripted_fix
+from bot.cli.runtime import docker_backend, running_backend
+from orchestration.models import RepositorySpec, TaskResult, TaskStatus
+from orchestration.scripted_model import ScriptedModelServer
+from orchestration.settings import GitSettings, SandboxSettings, Settings
+from orchestration.task_factory import make_task
+from tests.support.images import TEST_IMAGE, ensure_test_image
+
+
+def bare_docker_run(image: str, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(["docker", "run", "--rm", "--network", "none", image, "true"], check=True)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+async def run_tasks(workdir: Path, runs: int) -> list[tuple[float, TaskResult]]:
+    repo = create_demo_repository(workdir)
+    measured: list[tuple[float, TaskResult]] = []
+    with ScriptedModelServer(scripted_fix()) as model:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            data_dir=workdir / "state", anthropic_base_url=model.url,
+            anthropic_api_key=SecretStr("scripted"),
+            sandbox=SandboxSettings(image=TEST_IMAGE, network="host"),
+            git=GitSettings(allow_local_repositories=True),
+        )
+        async with running_backend(settings, docker_backend(), fixed_ports=False) as runtime:
+            for _ in range(runs + 1):  # the first run warms the mirror cache; not counted
+                task = make_task(settings, title="Discounts raise prices", requester="bench",
+                                 require_approval=False,
+                                 repositories=[RepositorySpec(url=repo.as_uri(), name=repo.name)])
+                started = time.perf_counter()
+                await runtime.gateway.start(task)
+                result = await runtime.gateway.result(task.task_id)
+                assert result.status is TaskStatus.COMPLETED, result.error
+                measured.append((time.perf_counter() - started, result))
+    return measured[1:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    image = ensure_test_image()
+    baseline = bare_docker_run(image, args.runs)
+    with tempfile.TemporaryDirectory(prefix="fixbot-bench-") as tmp:
+        results = asyncio.run(run_tasks(Path(tmp), args.runs))
+    print(f"runs: {args.runs} (median seconds)")
+    print(f"baseline  docker run --rm {image} true: {statistics.median(baseline):.3f}")
+    print(f"task      start → result (wall):          {statistics.median(w for w, _ in results):.3f}")
+    steps = sorted({k for _, r in results for k in r.step_seconds})
+    for step in steps:
+        values = [r.step_seconds.get(step, 0.0) for _, r in results]
+        print(f"  step    {step:<30} {statistics.median(values):.3f}")
+
+
+if __name__ == "__main__":
+    main()
