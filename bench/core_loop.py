@@ -43,16 +43,21 @@ async def run_tasks(workdir: Path, runs: int) -> list[tuple[float, TaskResult]]:
     with ScriptedModelServer(scripted_fix()) as model:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
-            data_dir=workdir / "state", anthropic_base_url=model.url,
+            data_dir=workdir / "state",
+            anthropic_base_url=model.url,
             anthropic_api_key=SecretStr("scripted"),
             sandbox=SandboxSettings(image=TEST_IMAGE, network="host"),
             git=GitSettings(allow_local_repositories=True),
         )
         async with running_backend(settings, docker_backend(), fixed_ports=False) as runtime:
             for _ in range(runs + 1):  # the first run warms the mirror cache; not counted
-                task = make_task(settings, title="Discounts raise prices", requester="bench",
-                                 require_approval=False,
-                                 repositories=[RepositorySpec(url=repo.as_uri(), name=repo.name)])
+                task = make_task(
+                    settings,
+                    title="Discounts raise prices",
+                    requester="bench",
+                    require_approval=False,
+                    repositories=[RepositorySpec(url=repo.as_uri(), name=repo.name)],
+                )
                 started = time.perf_counter()
                 await runtime.gateway.start(task)
                 result = await runtime.gateway.result(task.task_id)
@@ -71,7 +76,9 @@ def main() -> None:
         results = asyncio.run(run_tasks(Path(tmp), args.runs))
     print(f"runs: {args.runs} (median seconds)")
     print(f"baseline  docker run --rm {image} true: {statistics.median(baseline):.3f}")
-    print(f"task      start → result (wall):          {statistics.median(w for w, _ in results):.3f}")
+    print(
+        f"task      start → result (wall):          {statistics.median(w for w, _ in results):.3f}"
+    )
     steps = sorted({k for _, r in results for k in r.step_seconds})
     for step in steps:
         values = [r.step_seconds.get(step, 0.0) for _, r in results]

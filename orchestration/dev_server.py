@@ -34,7 +34,9 @@ def free_port() -> int:
 class DevServer:
     """A `temporal server start-dev` child process with its state in a SQLite file."""
 
-    def __init__(self, db_file: Path, *, port: int | None = None, ui_port: int | None = None) -> None:
+    def __init__(
+        self, db_file: Path, *, port: int | None = None, ui_port: int | None = None
+    ) -> None:
         self.db_file = db_file
         self.port = port or free_port()
         self.ui_port = ui_port or free_port()
@@ -52,10 +54,24 @@ class DevServer:
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         log = (self.db_file.parent / "temporal.log").open("ab")
         self._process = subprocess.Popen(
-            [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1",
-             "--port", str(self.port), "--ui-port", str(self.ui_port),
-             "--db-filename", str(self.db_file), "--log-level", "warn"],
-            stdout=log, stderr=log, start_new_session=True,
+            [
+                temporal_binary(),
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ui-port",
+                str(self.ui_port),
+                "--db-filename",
+                str(self.db_file),
+                "--log-level",
+                "warn",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         self._wait_ready(timeout)
 
@@ -63,13 +79,17 @@ class DevServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
-                raise DevServerError(f"temporal dev server exited; see {self.db_file.parent / 'temporal.log'}")
+                raise DevServerError(
+                    f"temporal dev server exited; see {self.db_file.parent / 'temporal.log'}"
+                )
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
             except OSError:
                 time.sleep(0.1)
-        raise DevServerError(f"temporal dev server did not listen on {self.address} within {timeout}s")
+        raise DevServerError(
+            f"temporal dev server did not listen on {self.address} within {timeout}s"
+        )
 
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:

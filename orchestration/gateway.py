@@ -52,7 +52,10 @@ class TaskGateway:
     async def start(self, task: TaskInput) -> str:
         """Start the task's workflow; a second start of the same task returns the running one."""
         handle = await self._client.start_workflow(
-            BugFixWorkflow.run, task, id=workflow_id(task.task_id), task_queue=self._task_queue,
+            BugFixWorkflow.run,
+            task,
+            id=workflow_id(task.task_id),
+            task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             memo={"title": task.title, "requester": task.requester},
             execution_timeout=timedelta(days=31),
@@ -100,7 +103,9 @@ class TaskGateway:
         async for execution in self._client.list_workflows(query, limit=limit):
             memo = await execution.memo()
             status = execution.status.name.lower() if execution.status else "unknown"
-            rows.append((execution.id.removeprefix(WORKFLOW_ID_PREFIX), status, str(memo.get("title", ""))))
+            rows.append(
+                (execution.id.removeprefix(WORKFLOW_ID_PREFIX), status, str(memo.get("title", "")))
+            )
         return rows
 
     async def _existing(self, task_id: str) -> WorkflowHandle[BugFixWorkflow, TaskResult]:
@@ -112,7 +117,6 @@ class TaskGateway:
                 raise UnknownTask(f"no task {task_id!r}") from None
             raise
         return handle
-
 
 
 @contextlib.asynccontextmanager

@@ -54,7 +54,9 @@ class Redactor:
         return value if redacted == shown else redacted
 
 
-def configure_logging(level: str = "info", fmt: str = "console", secrets: Iterable[str] = ()) -> None:
+def configure_logging(
+    level: str = "info", fmt: str = "console", secrets: Iterable[str] = ()
+) -> None:
     """Configure structlog and the stdlib root logger for this process."""
     renderer: Any = (
         structlog.processors.JSONRenderer()

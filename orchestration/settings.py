@@ -31,7 +31,9 @@ class TemporalSettings(BaseModel):
     api_key: SecretStr | None = None
     tls: bool = False
     task_queue: str = "fixbot"
-    ui_url: str | None = None  # e.g. https://cloud.temporal.io/namespaces/<ns>; links in PRs and Slack
+    ui_url: str | None = (
+        None  # e.g. https://cloud.temporal.io/namespaces/<ns>; links in PRs and Slack
+    )
 
 
 class SandboxSettings(BaseModel):

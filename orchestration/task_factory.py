@@ -33,9 +33,15 @@ def make_task(
     """A task with settings' defaults for everything the person did not choose."""
     now = datetime.now(UTC).replace(microsecond=0)
     return TaskInput(
-        task_id=task_id or new_task_id(now), title=title.strip(), description=description,
-        repositories=repositories, ticket_url=ticket_url, requester=requester, slack=slack,
-        require_approval=require_approval, auto_merge=auto_merge,
+        task_id=task_id or new_task_id(now),
+        title=title.strip(),
+        description=description,
+        repositories=repositories,
+        ticket_url=ticket_url,
+        requester=requester,
+        slack=slack,
+        require_approval=require_approval,
+        auto_merge=auto_merge,
         draft=settings.git.draft_pull_requests,
         approval_timeout_seconds=settings.approval.timeout_seconds,
         budget_usd=budget_usd if budget_usd is not None else settings.agent.budget_usd,

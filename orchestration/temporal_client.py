@@ -14,7 +14,7 @@ class TemporalUnavailable(RuntimeError):
 
 
 async def connect(settings: Settings, address: str | None = None) -> Client:
-    """A client with the pydantic converter; `address` overrides TEMPORAL_ADDRESS (embedded server)."""
+    """A client with the pydantic converter; `address` overrides TEMPORAL_ADDRESS."""
     target = address or settings.temporal_address or "localhost:7233"
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     try:

@@ -151,7 +151,9 @@ def _host_problems(scheme: str, host: str, rules: RepositoryRules) -> list[str]:
         problems.append(f"scheme {scheme!r} is not allowed (allowed: {allowed})")
     if host.lower() not in (h.lower() for h in rules.allowed_hosts):
         allowed = ", ".join(rules.allowed_hosts)
-        problems.append(f"host {host!r} is not allowed (allowed: {allowed}; FIXBOT_GIT__ALLOWED_HOSTS)")
+        problems.append(
+            f"host {host!r} is not allowed (allowed: {allowed}; FIXBOT_GIT__ALLOWED_HOSTS)"
+        )
     return problems
 
 

@@ -6,12 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
-from typing import Any
-
 import structlog
-from sandbox.reaper import reap
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -29,6 +27,7 @@ from orchestration.validation import RepositoryRules, is_local_repository, repos
 from orchestration.workflow import BugFixWorkflow
 from orchestration.workspace.mirror import MirrorCache
 from sandbox.interface import Sandbox, SandboxLimits
+from sandbox.reaper import reap
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +35,8 @@ log = structlog.get_logger(__name__)
 def repository_rules(settings: Settings) -> RepositoryRules:
     git = settings.git
     return RepositoryRules(
-        allowed_schemes=tuple(git.allowed_schemes), allowed_hosts=tuple(git.allowed_hosts),
+        allowed_schemes=tuple(git.allowed_schemes),
+        allowed_hosts=tuple(git.allowed_hosts),
         allow_local=git.allow_local_repositories,
     )
 
@@ -49,18 +49,25 @@ def build_worker(client: Client, settings: Settings, backend: Sandbox) -> Worker
         *_sandbox_activities(backend, settings),
         *_workspace_activities(backend, mirrors, settings),
         AgentActivities(
-            backend, model_base_url=settings.anthropic_base_url,
+            backend,
+            model_base_url=settings.anthropic_base_url,
             api_key=_secret(settings.anthropic_api_key) or "unset",
             default_model=settings.agent.model,
         ).run,
         PublishActivities(
-            mirrors, _router(settings), author_name=settings.git.author_name,
-            author_email=settings.git.author_email, run_url=_run_url(settings),
+            mirrors,
+            _router(settings),
+            author_name=settings.git.author_name,
+            author_email=settings.git.author_email,
+            run_url=_run_url(settings),
         ).publish,
     ]
     return Worker(
-        client, task_queue=settings.temporal_task_queue, workflows=[BugFixWorkflow],
-        activities=activities, max_heartbeat_throttle_interval=timedelta(seconds=1),
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[BugFixWorkflow],
+        activities=activities,
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
@@ -68,7 +75,9 @@ def build_worker(client: Client, settings: Settings, backend: Sandbox) -> Worker
 
 def _sandbox_activities(backend: Sandbox, settings: Settings) -> list[Callable[..., Any]]:
     s = settings.sandbox
-    limits = SandboxLimits(memory_mb=s.memory_mb, cpus=s.cpus, pids=s.pids, tmp_size_mb=s.tmp_size_mb)
+    limits = SandboxLimits(
+        memory_mb=s.memory_mb, cpus=s.cpus, pids=s.pids, tmp_size_mb=s.tmp_size_mb
+    )
     acts = SandboxActivities(
         backend, image=s.image, network=s.network, limits=limits, owner=settings.sandbox_owner
     )
@@ -105,10 +114,14 @@ def _router(settings: Settings) -> Callable[[str], ForgeRoute]:
             if not settings.git.allow_local_repositories:
                 raise ValueError(f"{url}: local repositories are disabled")
             path = str(local_repository_path(url))
-            return ForgeRoute(LocalForge(settings.patch_dir), path, "local", repository_name_from_url(url), None)
+            return ForgeRoute(
+                LocalForge(settings.patch_dir), path, "local", repository_name_from_url(url), None
+            )
         token = _secret(settings.github_token)
         if not token:
-            raise ValueError(f"GITHUB_TOKEN is not set, so fixbot cannot open a pull request on {url}")
+            raise ValueError(
+                f"GITHUB_TOKEN is not set, so fixbot cannot open a pull request on {url}"
+            )
         owner, repo = parse_github_repository(url, settings.github_web_host)
         forge = _github_forge(settings, token)
         return ForgeRoute(forge, url, owner, repo, GitAuth(username="x-access-token", token=token))
@@ -118,13 +131,17 @@ def _router(settings: Settings) -> Callable[[str], ForgeRoute]:
 
 def _github_forge(settings: Settings, token: str) -> GitHubForge:
     pacing: dict[str, float | None] = (
-        {} if settings.github_throttle
+        {}
+        if settings.github_throttle
         else {"seconds_between_requests": None, "seconds_between_writes": None}
     )
     retries = settings.github_request_retries
     return GitHubForge(
-        settings.github_api_url, token, settings.github_web_host,
-        retry="production" if retries > 0 else None, **pacing,  # type: ignore[arg-type]
+        settings.github_api_url,
+        token,
+        settings.github_web_host,
+        retry="production" if retries > 0 else None,
+        **pacing,  # type: ignore[arg-type]
     )
 
 
@@ -133,7 +150,8 @@ def _run_url(settings: Settings) -> Callable[[str, str], str | None]:
         base = settings.temporal_ui_url
         if not base:
             return None
-        return f"{base.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}/{run_id}"
+        namespace = settings.temporal_namespace
+        return f"{base.rstrip('/')}/namespaces/{namespace}/workflows/{workflow_id}/{run_id}"
 
     return url
 
@@ -141,7 +159,7 @@ def _run_url(settings: Settings) -> Callable[[str, str], str | None]:
 async def reap_forever(
     backend: Sandbox, gateway: TaskGateway, owner: str, interval_seconds: float
 ) -> None:
-    """Remove this deployment's sandboxes whose workflows no longer run: now, then every interval."""
+    """Remove this deployment's sandboxes of ended workflows: now, then every interval."""
     while True:
         await reap_once(backend, gateway, owner)
         await asyncio.sleep(interval_seconds)
@@ -152,7 +170,9 @@ async def reap_once(backend: Sandbox, gateway: TaskGateway, owner: str) -> None:
 
     def is_active(workflow_id: str) -> bool:
         task_id = workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
-        return asyncio.run_coroutine_threadsafe(gateway.is_running(task_id), loop).result(timeout=30)
+        return asyncio.run_coroutine_threadsafe(gateway.is_running(task_id), loop).result(
+            timeout=30
+        )
 
     with contextlib.suppress(Exception):
         report = await asyncio.to_thread(reap, backend, is_active, owner)

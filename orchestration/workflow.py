@@ -114,19 +114,30 @@ class BugFixWorkflow:
     async def _fix(self, task: TaskInput) -> None:
         await self._step(Step.VALIDATE, TaskStatus.PENDING, names.VALIDATE_TASK, task, None, QUICK)
         self._sandbox = await self._step(
-            Step.PROVISION, TaskStatus.PROVISIONING, names.PROVISION_SANDBOX,
+            Step.PROVISION,
+            TaskStatus.PROVISIONING,
+            names.PROVISION_SANDBOX,
             ProvisionRequest(task_id=task.task_id, workflow_id=workflow.info().workflow_id),
-            SandboxRef, QUICK,
+            SandboxRef,
+            QUICK,
         )
         target = SandboxTarget(task=task, sandbox=self._sandbox)
         workspace = await self._step(
-            Step.WORKSPACE, TaskStatus.PREPARING, names.PREPARE_WORKSPACE, target,
-            WorkspaceReport, WORKSPACE_TIMEOUT,
+            Step.WORKSPACE,
+            TaskStatus.PREPARING,
+            names.PREPARE_WORKSPACE,
+            target,
+            WorkspaceReport,
+            WORKSPACE_TIMEOUT,
         )
         await self._agent_until_answered(task)
         self._changes = await self._step(
-            Step.CHANGES, TaskStatus.RUNNING, names.COLLECT_CHANGES,
-            CollectRequest(task=task, sandbox=self._sandbox, workspace=workspace), ChangeSet, QUICK,
+            Step.CHANGES,
+            TaskStatus.RUNNING,
+            names.COLLECT_CHANGES,
+            CollectRequest(task=task, sandbox=self._sandbox, workspace=workspace),
+            ChangeSet,
+            QUICK,
         )
         if not self._changes.repositories:
             explanation = self._agent.summary if self._agent else ""
@@ -134,11 +145,15 @@ class BugFixWorkflow:
         if task.require_approval:
             await self._approval_gate(task)
         self._pull_requests = await self._step(
-            Step.PULL_REQUESTS, TaskStatus.CREATING_PRS, names.OPEN_PULL_REQUESTS,
+            Step.PULL_REQUESTS,
+            TaskStatus.CREATING_PRS,
+            names.OPEN_PULL_REQUESTS,
             PublishRequest(
                 task=task, changes=self._changes, summary=self._summary(), cost_usd=self._cost
             ),
-            PublishResult, PUBLISH_TIMEOUT, retry=PUBLISH_RETRY,
+            PublishResult,
+            PUBLISH_TIMEOUT,
+            retry=PUBLISH_RETRY,
         )
         self._status = TaskStatus.COMPLETED
 
@@ -157,15 +172,25 @@ class BugFixWorkflow:
     async def _run_agent(
         self, task: TaskInput, session_id: str, mode: AgentMode, message: str
     ) -> AgentResult:
-        assert self._sandbox is not None
+        if self._sandbox is None:
+            raise _Stop(TaskStatus.FAILED, "no sandbox was provisioned")
         request = AgentRequest(
-            task=task, sandbox=self._sandbox, session_id=session_id, mode=mode, message=message,
+            task=task,
+            sandbox=self._sandbox,
+            session_id=session_id,
+            mode=mode,
+            message=message,
             budget_usd=max(task.budget_usd - self._cost, 0.01),
         )
         result = await self._step(
-            Step.AGENT, TaskStatus.RUNNING, names.RUN_AGENT, request, AgentResult,
+            Step.AGENT,
+            TaskStatus.RUNNING,
+            names.RUN_AGENT,
+            request,
+            AgentResult,
             timedelta(seconds=task.agent_timeout_seconds + 120),
-            retry=ONCE, heartbeat=AGENT_HEARTBEAT,
+            retry=ONCE,
+            heartbeat=AGENT_HEARTBEAT,
         )
         self._agent = result
         self._cost += result.cost_usd
@@ -192,16 +217,19 @@ class BugFixWorkflow:
             "nobody approved or rejected the fix in time",
         )
         self._end(Step.APPROVAL)
-        assert self._decision is not None
-        if not self._decision.decision.approve:
-            reason = self._decision.decision.comment or "rejected"
-            raise _Stop(TaskStatus.REJECTED, f"rejected by {self._decision.decision.by}: {reason}")
+        decision = self._decision.decision if self._decision else None
+        if decision is None or not decision.approve:
+            by = decision.by if decision else "nobody"
+            reason = (decision.comment if decision else "") or "rejected"
+            raise _Stop(TaskStatus.REJECTED, f"rejected by {by}: {reason}")
 
     async def _wait(self, done: Callable[[], bool], timeout: timedelta, expiry: str) -> None:
         """Wait durably for done(), a cancel request, or the timeout (→ expired)."""
         previous = self._status
         try:
-            await workflow.wait_condition(lambda: done() or self._cancel is not None, timeout=timeout)
+            await workflow.wait_condition(
+                lambda: done() or self._cancel is not None, timeout=timeout
+            )
         except TimeoutError:
             raise _Stop(TaskStatus.EXPIRED, expiry) from None
         self._raise_if_cancel_requested()
@@ -224,8 +252,12 @@ class BugFixWorkflow:
         self._status = status
         self._begin(step)
         handle = workflow.start_activity(
-            activity, argument, result_type=result_type, start_to_close_timeout=timeout,
-            heartbeat_timeout=heartbeat, retry_policy=retry,
+            activity,
+            argument,
+            result_type=result_type,
+            start_to_close_timeout=timeout,
+            heartbeat_timeout=heartbeat,
+            retry_policy=retry,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         try:
@@ -271,6 +303,12 @@ class BugFixWorkflow:
             if timing.step is step and timing.finished_at is None:
                 timing.finished_at = workflow.now()
                 return
+
+    def _require_task(self) -> TaskInput:
+        """The task input; handlers can run before `run` has stored it only in a broken history."""
+        if self._task is None:
+            raise ApplicationError("the task has not started yet", non_retryable=True)
+        return self._task
 
     def _summary(self) -> str:
         return self._agent.summary if self._agent else ""
@@ -323,10 +361,13 @@ class BugFixWorkflow:
         self._decision = DecisionRecord(decision=decision, at=workflow.now())
 
     def _refusal(self, decider: str) -> str | None:
-        assert self._task is not None
+        task = self._require_task()
         return decision_refusal(
-            policy=self._task.policy, requester=self._task.requester, decider=decider,
-            status=self._status, existing=self._decision,
+            policy=task.policy,
+            requester=task.requester,
+            decider=decider,
+            status=self._status,
+            existing=self._decision,
         )
 
     @workflow.update
@@ -362,15 +403,22 @@ class BugFixWorkflow:
     @workflow.query
     def status(self) -> TaskView:
         """Where the task is now."""
-        assert self._task is not None
+        task = self._require_task()
         return TaskView(
-            task_id=self._task.task_id, title=self._task.title, status=self._status,
-            current_step=self._current_step(), steps=list(self._steps),
-            last_progress=self._progress, cost_usd=self._cost, changes=self._changes,
+            task_id=task.task_id,
+            title=task.title,
+            status=self._status,
+            current_step=self._current_step(),
+            steps=list(self._steps),
+            last_progress=self._progress,
+            cost_usd=self._cost,
+            changes=self._changes,
             summary=self._agent.summary if self._agent else None,
             question=self._agent.question if self._agent else None,
             pull_requests=self._pull_requests.pull_requests if self._pull_requests else [],
-            decision=self._decision, refused=list(self._refused), error=self._error,
+            decision=self._decision,
+            refused=list(self._refused),
+            error=self._error,
         )
 
     @workflow.query
@@ -391,11 +439,17 @@ class BugFixWorkflow:
     def _build_result(self, task: TaskInput) -> TaskResult:
         changes = self._changes.repositories if self._changes else []
         return TaskResult(
-            task_id=task.task_id, status=self._status, summary=self._summary(),
+            task_id=task.task_id,
+            status=self._status,
+            summary=self._summary(),
             pull_requests=self._pull_requests.pull_requests if self._pull_requests else [],
             files_changed={c.repository.name: [f.path for f in c.files] for c in changes},
-            cost_usd=self._cost, usage=self._usage, num_turns=self._turns,
-            step_seconds=_step_seconds(self._steps), decision=self._decision, error=self._error,
+            cost_usd=self._cost,
+            usage=self._usage,
+            num_turns=self._turns,
+            step_seconds=_step_seconds(self._steps),
+            decision=self._decision,
+            error=self._error,
         )
 
 

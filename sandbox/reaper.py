@@ -26,7 +26,9 @@ class ReapReport(BaseModel):
         return len(self.removed_sandboxes) + len(self.removed_volumes)
 
 
-def reap(backend: Sandbox, is_active: Callable[[str], bool], owner: str | None = None) -> ReapReport:
+def reap(
+    backend: Sandbox, is_active: Callable[[str], bool], owner: str | None = None
+) -> ReapReport:
     """Remove sandboxes whose workflow is not active, then orphan volumes; never stop early.
 
     With an owner, only that deployment's sandboxes and volumes are judged: another

@@ -38,12 +38,17 @@ async def run_demo(settings: Settings, *, assume_yes: bool) -> int:
         async with running_backend(demo_settings, backend, fixed_ports=False) as runtime:
             console.print(f"Temporal Web UI: {runtime.ui_url}")
             task = make_task(
-                demo_settings, title=BUG_TITLE, description=BUG_DESCRIPTION, requester=DEMO_USER,
+                demo_settings,
+                title=BUG_TITLE,
+                description=BUG_DESCRIPTION,
+                requester=DEMO_USER,
                 repositories=[RepositorySpec(url=repo.as_uri(), branch="main", name=repo.name)],
             )
             await runtime.gateway.start(task)
             console.print(f"task {task.task_id} started")
-            result = await follow(runtime.gateway, task.task_id, _approver(runtime.gateway, task.task_id, assume_yes))
+            result = await follow(
+                runtime.gateway, task.task_id, _approver(runtime.gateway, task.task_id, assume_yes)
+            )
     print_result(result)
     if result.status is not TaskStatus.COMPLETED:
         return 1
@@ -55,7 +60,11 @@ def _model(settings: Settings) -> Iterator[tuple[str, str, str]]:
     """(model URL, sandbox network, API key): Claude when a key is set, else the scripted model."""
     if settings.anthropic_api_key is not None:
         console.print("using Claude through ANTHROPIC_API_KEY")
-        yield settings.anthropic_base_url, settings.sandbox.network, settings.anthropic_api_key.get_secret_value()
+        yield (
+            settings.anthropic_base_url,
+            settings.sandbox.network,
+            settings.anthropic_api_key.get_secret_value(),
+        )
         return
     console.print(
         "[yellow]ANTHROPIC_API_KEY is not set: a built-in scripted model replays a fix, so the "
@@ -67,25 +76,31 @@ def _model(settings: Settings) -> Iterator[tuple[str, str, str]]:
         yield server.url, "host", "scripted-model-no-key"
 
 
-def _demo_settings(settings: Settings, demo_dir: Path, base_url: str, network: str, api_key: str) -> Settings:
+def _demo_settings(
+    settings: Settings, demo_dir: Path, base_url: str, network: str, api_key: str
+) -> Settings:
     from pydantic import SecretStr
 
-    return settings.model_copy(update={
-        "anthropic_base_url": base_url,
-        "anthropic_api_key": SecretStr(api_key),
-        "data_dir": demo_dir / "state",
-        "temporal_address": None,
-        "sandbox": settings.sandbox.model_copy(update={"network": network}),
-        "git": settings.git.model_copy(update={"allow_local_repositories": True}),
-        "approval": settings.approval.model_copy(update={"allow_self_approval": True}),
-    })
+    return settings.model_copy(
+        update={
+            "anthropic_base_url": base_url,
+            "anthropic_api_key": SecretStr(api_key),
+            "data_dir": demo_dir / "state",
+            "temporal_address": None,
+            "sandbox": settings.sandbox.model_copy(update={"network": network}),
+            "git": settings.git.model_copy(update={"allow_local_repositories": True}),
+            "approval": settings.approval.model_copy(update={"allow_self_approval": True}),
+        }
+    )
 
 
 def _approver(gateway: TaskGateway, task_id: str, assume_yes: bool):  # type: ignore[no-untyped-def]
     async def decide(view: TaskView) -> None:
         if view.summary:
             console.print(f"agent's summary: {view.summary}", markup=False)
-        approve = assume_yes or await asyncio.to_thread(typer.confirm, "Approve this fix?", default=True)
+        approve = assume_yes or await asyncio.to_thread(
+            typer.confirm, "Approve this fix?", default=True
+        )
         decision = Decision(approve=approve, by=DEMO_USER, comment="from the demo")
         await gateway.decide(task_id, decision)
         console.print("approved" if approve else "rejected")
@@ -100,9 +115,16 @@ def _show_fix(repo: Path, branch: str, patch_file: str | None) -> int:
         console.print(f"patch file: {patch_file}")
         console.print(Path(patch_file).read_text(), markup=False)
     with tempfile.TemporaryDirectory(prefix="fixbot-demo-") as checkout:
-        subprocess.run(["git", "clone", "--quiet", "--branch", branch, str(repo), checkout], check=True)
-        tests = subprocess.run(["python3", "-m", "unittest", "-v"], cwd=checkout,
-                               capture_output=True, text=True, check=False)
+        subprocess.run(
+            ["git", "clone", "--quiet", "--branch", branch, str(repo), checkout], check=True
+        )
+        tests = subprocess.run(
+            ["python3", "-m", "unittest", "-v"],
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     console.print(tests.stderr.strip(), markup=False)
     if tests.returncode == 0:
         console.print(f"[green]the repository's tests pass on {branch}[/green]")

@@ -26,7 +26,7 @@ def order_total(prices_cents: list[int], percent: int = 0) -> int:
     return sum(apply_discount(p, percent) for p in prices_cents)
 '''
 
-TESTS = '''\
+TESTS = """\
 import unittest
 
 from pricing import apply_discount, order_total
@@ -45,7 +45,7 @@ class DiscountTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
-'''
+"""
 
 README = "# shop\n\nCheckout pricing. Run the tests with `python3 -m unittest`.\n"
 
@@ -70,8 +70,17 @@ def create_demo_repository(parent: Path) -> Path:
     (repo / ".gitignore").write_text("__pycache__/\n")
     _git(repo, "init", "--quiet", "--initial-branch=main")
     _git(repo, "add", "--all")
-    _git(repo, "-c", "user.name=demo", "-c", "user.email=demo@example.invalid",
-         "commit", "--quiet", "-m", "Checkout pricing")
+    _git(
+        repo,
+        "-c",
+        "user.name=demo",
+        "-c",
+        "user.email=demo@example.invalid",
+        "commit",
+        "--quiet",
+        "-m",
+        "Checkout pricing",
+    )
     return repo
 
 
@@ -83,17 +92,34 @@ def scripted_fix() -> ModelScript:
     """What the offline model does: read, reproduce, fix, re-run the tests, report."""
     root = f"/workspace/{REPO_NAME}"
     run_tests = f"cd {root} && python3 -m unittest -v 2>&1 | tail -n 15"
-    return ModelScript(steps=[
-        ScriptStep(text="I'll start by running the tests to see the failure.",
-                   tool="Bash", input={"command": run_tests, "description": "Run the test suite"}),
-        ScriptStep(tool="Read", input={"file_path": f"{root}/pricing.py"}),
-        ScriptStep(text="The discount is added instead of subtracted.", tool="Edit",
-                   input={"file_path": f"{root}/pricing.py", "old_string": BUGGY_LINE,
-                          "new_string": FIXED_LINE}),
-        ScriptStep(tool="Bash", input={"command": run_tests, "description": "Re-run the tests"}),
-        ScriptStep(tool="StructuredOutput", input={
-            "outcome": "fixed",
-            "summary": "apply_discount added the percentage to the price instead of subtracting "
-                       "it; it now multiplies by (100 - percent). All tests pass.",
-        }),
-    ])
+    return ModelScript(
+        steps=[
+            ScriptStep(
+                text="I'll start by running the tests to see the failure.",
+                tool="Bash",
+                input={"command": run_tests, "description": "Run the test suite"},
+            ),
+            ScriptStep(tool="Read", input={"file_path": f"{root}/pricing.py"}),
+            ScriptStep(
+                text="The discount is added instead of subtracted.",
+                tool="Edit",
+                input={
+                    "file_path": f"{root}/pricing.py",
+                    "old_string": BUGGY_LINE,
+                    "new_string": FIXED_LINE,
+                },
+            ),
+            ScriptStep(
+                tool="Bash", input={"command": run_tests, "description": "Re-run the tests"}
+            ),
+            ScriptStep(
+                tool="StructuredOutput",
+                input={
+                    "outcome": "fixed",
+                    "summary": "apply_discount added the percentage to the price instead of "
+                    "subtracting "
+                    "it; it now multiplies by (100 - percent). All tests pass.",
+                },
+            ),
+        ]
+    )

@@ -27,7 +27,11 @@ app.add_typer(sandbox_app, name="sandbox")
 
 T = TypeVar("T")
 _EXPECTED = (
-    SettingsError, TaskValidationError, TemporalUnavailable, UnknownTask, ActionRefused,
+    SettingsError,
+    TaskValidationError,
+    TemporalUnavailable,
+    UnknownTask,
+    ActionRefused,
     SandboxError,
 )
 
@@ -47,8 +51,11 @@ def settings_or_exit() -> Settings:
     except SettingsError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    secrets = [s.get_secret_value() for s in (settings.anthropic_api_key, settings.github_token,
-                                               settings.temporal_api_key) if s is not None]
+    secrets = [
+        s.get_secret_value()
+        for s in (settings.anthropic_api_key, settings.github_token, settings.temporal_api_key)
+        if s is not None
+    ]
     configure_logging(settings.log_level, settings.log_format, secrets)
     return settings
 
@@ -64,15 +71,21 @@ async def _gateway(settings: Settings) -> TaskGateway:
 @app.command()
 def start(
     title: Annotated[str, typer.Option(help="One line saying what is wrong.")],
-    repo: Annotated[list[str], typer.Option(help="Repository URL, optionally #branch. Repeatable.")],
+    repo: Annotated[
+        list[str], typer.Option(help="Repository URL, optionally #branch. Repeatable.")
+    ],
     description: Annotated[str, typer.Option(help="The bug report.")] = "",
     description_file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
     ticket: Annotated[str | None, typer.Option(help="Link to the ticket.")] = None,
-    no_approval: Annotated[bool, typer.Option("--no-approval", help="Open PRs without asking.")] = False,
+    no_approval: Annotated[
+        bool, typer.Option("--no-approval", help="Open PRs without asking.")
+    ] = False,
     auto_merge: Annotated[bool, typer.Option(help="Enable GitHub auto-merge on the PRs.")] = False,
     budget: Annotated[float | None, typer.Option(help="Model budget in USD.")] = None,
     model: Annotated[str | None, typer.Option(help="Claude model name.")] = None,
-    task_id: Annotated[str | None, typer.Option(help="Choose the task id (idempotent start).")] = None,
+    task_id: Annotated[
+        str | None, typer.Option(help="Choose the task id (idempotent start).")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Follow progress and print the result.")] = False,
     as_user: Annotated[str | None, typer.Option("--as", help="Who is asking.")] = None,
 ) -> None:
@@ -80,9 +93,17 @@ def start(
     settings = settings_or_exit()
     text = description_file.read_text() if description_file else description
     task = make_task(
-        settings, title=title, description=text, repositories=[parse_repository_argument(r) for r in repo],
-        requester=cli_identity(as_user), ticket_url=ticket, require_approval=not no_approval,
-        auto_merge=auto_merge, budget_usd=budget, model=model, task_id=task_id,
+        settings,
+        title=title,
+        description=text,
+        repositories=[parse_repository_argument(r) for r in repo],
+        requester=cli_identity(as_user),
+        ticket_url=ticket,
+        require_approval=not no_approval,
+        auto_merge=auto_merge,
+        budget_usd=budget,
+        model=model,
+        task_id=task_id,
     )
     try:
         validate_task(task, repository_rules(settings))  # before connecting to anything
@@ -103,8 +124,10 @@ def start(
 
 def _approval_hint(task_id: str):  # type: ignore[no-untyped-def]
     async def hint(_view: object) -> None:
-        console.print(f"waiting for approval: [bold]fixbot approve {task_id}[/bold] or "
-                      f"[bold]fixbot reject {task_id} --reason ...[/bold]")
+        console.print(
+            f"waiting for approval: [bold]fixbot approve {task_id}[/bold] or "
+            f"[bold]fixbot reject {task_id} --reason ...[/bold]"
+        )
 
     return hint
 
@@ -151,7 +174,9 @@ def answer(
     settings = settings_or_exit()
 
     async def go() -> None:
-        await (await _gateway(settings)).answer(task_id, Answer(by=cli_identity(as_user), text=text))
+        await (await _gateway(settings)).answer(
+            task_id, Answer(by=cli_identity(as_user), text=text)
+        )
         console.print(f"answer delivered to task {task_id}")
 
     run(go())

@@ -31,7 +31,10 @@ def status_text(status: TaskStatus) -> str:
 
 def print_view(view: TaskView) -> None:
     console.print(f"task {view.task_id}: {view.title}")
-    console.print(f"  status: {status_text(view.status)}" + (f" ({view.current_step.value})" if view.current_step else ""))
+    console.print(
+        f"  status: {status_text(view.status)}"
+        + (f" ({view.current_step.value})" if view.current_step else "")
+    )
     for timing in view.steps:
         seconds = f"{timing.seconds:.2f}s" if timing.seconds is not None else "running"
         console.print(f"  {timing.step.value:<14} {seconds}")
@@ -63,7 +66,9 @@ def print_result(result: TaskResult) -> None:
     if result.summary:
         console.print(f"  summary: {result.summary}", markup=False)
     for pr in result.pull_requests:
-        console.print(f"  pull request: {pr.url}" + (f" (patch: {pr.patch_file})" if pr.patch_file else ""))
+        console.print(
+            f"  pull request: {pr.url}" + (f" (patch: {pr.patch_file})" if pr.patch_file else "")
+        )
     for repo, files in result.files_changed.items():
         console.print(f"  {repo}: {', '.join(files)}")
     console.print(
@@ -78,7 +83,9 @@ def print_result(result: TaskResult) -> None:
 OnApproval = Callable[[TaskView], Awaitable[None]]
 
 
-async def follow(gateway: TaskGateway, task_id: str, on_approval: OnApproval | None = None) -> TaskResult:
+async def follow(
+    gateway: TaskGateway, task_id: str, on_approval: OnApproval | None = None
+) -> TaskResult:
     """Print progress as the task moves, call on_approval once at the gate, return the result."""
     seen_status: TaskStatus | None = None
     seen_progress: str | None = None

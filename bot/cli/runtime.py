@@ -66,8 +66,8 @@ async def running_backend(
         worker = build_worker(client, settings, backend)
         reaper = asyncio.create_task(
             reap_forever(
-            backend, gateway, settings.sandbox_owner, settings.sandbox.reap_interval_seconds
-        )
+                backend, gateway, settings.sandbox_owner, settings.sandbox.reap_interval_seconds
+            )
         )
         async with worker:
             try:

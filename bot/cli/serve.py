@@ -22,9 +22,11 @@ async def serve_worker(settings: Settings) -> None:
     backend = await asyncio.to_thread(docker_backend)
     client = await connect(settings)
     gateway = TaskGateway(client, settings.temporal_task_queue)
-    reaper = asyncio.create_task(reap_forever(
+    reaper = asyncio.create_task(
+        reap_forever(
             backend, gateway, settings.sandbox_owner, settings.sandbox.reap_interval_seconds
-        ))
+        )
+    )
     console.print(f"worker polling task queue {settings.temporal_task_queue!r}")
     try:
         await build_worker(client, settings, backend).run()
@@ -36,7 +38,10 @@ async def serve_dev(settings: Settings) -> None:
     """Embedded Temporal plus a worker, until interrupted."""
     backend = await asyncio.to_thread(docker_backend)
     async with running_backend(settings, backend) as runtime:
-        console.print(f"Temporal Web UI: {runtime.ui_url or settings.temporal_ui_url or '(configured cluster)'}")
+        console.print(
+            "Temporal Web UI: "
+            + (runtime.ui_url or settings.temporal_ui_url or "(configured cluster)")
+        )
         console.print("worker running; start a task with `fixbot start ...` in another terminal")
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.Event().wait()
@@ -47,16 +52,22 @@ async def build_image(settings: Settings, *, base_image: str | None, tag: str | 
     from sandbox.docker_backend import DockerSandbox, build_sandbox_image
 
     backend = await asyncio.to_thread(docker_backend)
-    assert isinstance(backend, DockerSandbox)
+    if not isinstance(backend, DockerSandbox):
+        raise TypeError("building images needs the Docker backend")
     result = await asyncio.to_thread(
-        build_sandbox_image, backend.client, tag=tag or settings.sandbox.image,
-        base_image=base_image or settings.sandbox.base_image, dockerfile=DOCKERFILE,
+        build_sandbox_image,
+        backend.client,
+        tag=tag or settings.sandbox.image,
+        base_image=base_image or settings.sandbox.base_image,
+        dockerfile=DOCKERFILE,
         extra_ca_file=_existing(settings.sandbox.extra_ca_file),
         claude_code_version=settings.sandbox.claude_code_version,
         on_log=lambda line: console.print(f"[dim]{line}[/dim]"),
     )
-    console.print(f"sandbox image {result.tag}: {'reused' if result.cached else 'built'} "
-                  f"in {result.seconds:.1f}s")
+    console.print(
+        f"sandbox image {result.tag}: {'reused' if result.cached else 'built'} "
+        f"in {result.seconds:.1f}s"
+    )
 
 
 def _existing(path: Path | None) -> Path | None:

@@ -38,12 +38,17 @@ class AgentActivities:
         """One headless run (or resumed run) of the agent, until its structured outcome."""
         invocation = ClaudeInvocation(
             prompt=agent_prompt(request.task, request.mode, request.message),
-            session_id=request.session_id, mode=request.mode, budget_usd=request.budget_usd,
+            session_id=request.session_id,
+            mode=request.mode,
+            budget_usd=request.budget_usd,
             model=request.task.model or self._default_model,
         )
         stream = await asyncio.to_thread(
-            self._backend.exec_stream, request.sandbox.sandbox_id, claude_argv(invocation),
-            env=claude_environment(self._base_url, self._api_key), workdir=WORKSPACE_PATH,
+            self._backend.exec_stream,
+            request.sandbox.sandbox_id,
+            claude_argv(invocation),
+            env=claude_environment(self._base_url, self._api_key),
+            workdir=WORKSPACE_PATH,
             timeout_seconds=request.task.agent_timeout_seconds,
         )
         state = StreamState()
@@ -73,7 +78,10 @@ class AgentActivities:
     async def _stop_agent(self, sandbox_id: str) -> None:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(
-                self._backend.exec, sandbox_id, ["pkill", "-TERM", "-f", "claude"], timeout_seconds=10
+                self._backend.exec,
+                sandbox_id,
+                ["pkill", "-TERM", "-f", "claude"],
+                timeout_seconds=10,
             )
 
 
@@ -91,7 +99,9 @@ class _ProgressReporter:
         info = activity.info()
         if info.workflow_id is None:
             return
-        handle = activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+        handle = activity.client().get_workflow_handle(
+            info.workflow_id, run_id=info.workflow_run_id
+        )
         with contextlib.suppress(Exception):  # progress is best effort; never fail the run for it
             await handle.signal(PROGRESS_SIGNAL, AgentProgress(text=text))
 

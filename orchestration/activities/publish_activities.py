@@ -40,7 +40,9 @@ BRANCH_PREFIX = "fixbot/"
 class ForgeRoute:
     """Where one repository's change goes: the forge, the push URL, and git credentials."""
 
-    def __init__(self, forge: Forge, push_url: str, owner: str, repo: str, auth: GitAuth | None) -> None:
+    def __init__(
+        self, forge: Forge, push_url: str, owner: str, repo: str, auth: GitAuth | None
+    ) -> None:
         self.forge = forge
         self.push_url = push_url
         self.owner = owner
@@ -55,7 +57,12 @@ class PublishActivities:
     """Holds the mirror cache, the forge router and the bot's git identity."""
 
     def __init__(
-        self, mirrors: MirrorCache, router: ForgeRouter, *, author_name: str, author_email: str,
+        self,
+        mirrors: MirrorCache,
+        router: ForgeRouter,
+        *,
+        author_name: str,
+        author_email: str,
         run_url: Callable[[str, str], str | None],
     ) -> None:
         self._mirrors = mirrors
@@ -67,7 +74,9 @@ class PublishActivities:
     async def publish(self, request: PublishRequest) -> PublishResult:
         """Push each changed repository's branch and open (or reuse) its pull request."""
         info = activity.info()
-        run_url = request.run_url or self._run_url(info.workflow_id or "", info.workflow_run_id or "")
+        run_url = request.run_url or self._run_url(
+            info.workflow_id or "", info.workflow_run_id or ""
+        )
         request = request.model_copy(update={"run_url": run_url})
         opened: list[tuple[ForgeRoute, PullRequestRef, RepositoryChange]] = []
         for change in request.changes.repositories:
@@ -92,23 +101,39 @@ class PublishActivities:
             raise permanent(str(exc), "NoForge") from None
         branch = branch_name(task)
         mirror = self._mirrors.update(change.repository.url, env=_auth_env(route.auth))
-        with tempfile.TemporaryDirectory(prefix="fixbot-publish-") as scratch, _permanent_unless_retryable():
+        with (
+            tempfile.TemporaryDirectory(prefix="fixbot-publish-") as scratch,
+            _permanent_unless_retryable(),
+        ):
             commit_and_push(
-                source=str(mirror), change=change, branch=branch, push_url=route.push_url,
-                auth=route.auth, author_name=self._author[0], author_email=self._author[1],
-                commit_date=task.created_at, message=_commit_message(task, request.summary),
+                source=str(mirror),
+                change=change,
+                branch=branch,
+                push_url=route.push_url,
+                auth=route.auth,
+                author_name=self._author[0],
+                author_email=self._author[1],
+                commit_date=task.created_at,
+                message=_commit_message(task, request.summary),
                 workdir=Path(scratch),
             )
         spec = PullRequestSpec(
-            repository=change.repository, owner=route.owner, repo=route.repo, head_branch=branch,
-            base_branch=change.repository.branch, title=pull_request_title(task),
-            body=_body(request, change, []), draft=task.draft,
+            repository=change.repository,
+            owner=route.owner,
+            repo=route.repo,
+            head_branch=branch,
+            base_branch=change.repository.branch,
+            title=pull_request_title(task),
+            body=_body(request, change, []),
+            draft=task.draft,
         )
         with _permanent_unless_retryable():
             return route, route.forge.open_pull_request(spec)
 
     def _link(
-        self, request: PublishRequest, opened: list[tuple[ForgeRoute, PullRequestRef, RepositoryChange]]
+        self,
+        request: PublishRequest,
+        opened: list[tuple[ForgeRoute, PullRequestRef, RepositoryChange]],
     ) -> None:
         refs = [ref for _, ref, _ in opened]
         for route, ref, change in opened:

@@ -28,8 +28,12 @@ class SandboxActivities:
     async def provision(self, request: ProvisionRequest) -> SandboxRef:
         """Create the hardened container and check that the agent CLI is inside."""
         spec = SandboxSpec(
-            task_id=request.task_id, workflow_id=request.workflow_id, image=self._image,
-            owner=self._owner, network=self._network, limits=self._limits,
+            task_id=request.task_id,
+            workflow_id=request.workflow_id,
+            image=self._image,
+            owner=self._owner,
+            network=self._network,
+            limits=self._limits,
         )
         try:
             info = await asyncio.to_thread(self._backend.create, spec)

@@ -43,14 +43,21 @@ class WorkspaceActivities:
         for repo in target.task.repositories:
             activity.heartbeat(f"fetching {repo.name}")
             commit = await asyncio.to_thread(self._add_repository, archive, repo)
-            prepared.append(PreparedRepository(
-                name=repo.name, branch=repo.branch, commit=commit, path=f"{WORKSPACE_PATH}/{repo.name}"
-            ))
+            prepared.append(
+                PreparedRepository(
+                    name=repo.name,
+                    branch=repo.branch,
+                    commit=commit,
+                    path=f"{WORKSPACE_PATH}/{repo.name}",
+                )
+            )
         guide = workspace_guide(target.task)
         archive.add_file("CLAUDE.md", guide)
         archive.add_file("AGENTS.md", guide)
         sandbox_id = target.sandbox.sandbox_id
-        await asyncio.to_thread(self._backend.put_archive, sandbox_id, WORKSPACE_PATH, archive.finish())
+        await asyncio.to_thread(
+            self._backend.put_archive, sandbox_id, WORKSPACE_PATH, archive.finish()
+        )
         for repo_state in prepared:
             await self._check(sandbox_id, ["git", "-C", repo_state.path, "reset", "--quiet"])
         return WorkspaceReport(repositories=prepared)
@@ -70,7 +77,9 @@ class WorkspaceActivities:
         by_name = {r.name: r for r in request.task.repositories}
         collected = ChangeSet()
         for prepared in request.workspace.repositories:
-            change = await self._collect_one(request.sandbox.sandbox_id, by_name[prepared.name], prepared)
+            change = await self._collect_one(
+                request.sandbox.sandbox_id, by_name[prepared.name], prepared
+            )
             if change is not None:
                 collected.repositories.append(change)
         return collected
@@ -79,7 +88,9 @@ class WorkspaceActivities:
         self, sandbox_id: str, repo: RepositorySpec, prepared: PreparedRepository
     ) -> RepositoryChange | None:
         await self._check(sandbox_id, changes.stage_argv(prepared.path))
-        numstat = await self._check(sandbox_id, changes.numstat_argv(prepared.path, prepared.commit))
+        numstat = await self._check(
+            sandbox_id, changes.numstat_argv(prepared.path, prepared.commit)
+        )
         patch = await self._check(sandbox_id, changes.patch_argv(prepared.path, prepared.commit))
         try:
             return changes.repository_change(repo, prepared.commit, numstat, patch)
@@ -90,5 +101,7 @@ class WorkspaceActivities:
         result = await asyncio.to_thread(self._backend.exec, sandbox_id, argv, timeout_seconds=300)
         if result.exit_code != 0:
             stderr = result.stderr.decode(errors="replace").strip()[-1000:]
-            raise RuntimeError(f"`{' '.join(argv[:4])} …` failed in the sandbox ({result.exit_code}): {stderr}")
+            raise RuntimeError(
+                f"`{' '.join(argv[:4])} …` failed in the sandbox ({result.exit_code}): {stderr}"
+            )
         return result.stdout

@@ -12,7 +12,10 @@ OUTCOME_SCHEMA: dict[str, object] = {
     "properties": {
         "outcome": {"type": "string", "enum": ["fixed", "no_fix", "needs_clarification"]},
         "summary": {"type": "string", "description": "What was changed and why, or what was found"},
-        "question": {"type": "string", "description": "The one question, when clarification is needed"},
+        "question": {
+            "type": "string",
+            "description": "The one question, when clarification is needed",
+        },
     },
     "required": ["outcome", "summary"],
 }
@@ -33,16 +36,23 @@ class ClaudeInvocation:
 
 def claude_argv(run: ClaudeInvocation) -> list[str]:
     """argv for a headless run whose stdout is stream-json, ending in a structured outcome."""
-    session = ["--session-id", run.session_id] if run.mode is AgentMode.START else ["--resume", run.session_id]
+    session = (
+        ["--session-id", run.session_id]
+        if run.mode is AgentMode.START
+        else ["--resume", run.session_id]
+    )
     model = ["--model", run.model] if run.model else []
     return [
         "claude",
         "--print",
-        "--output-format", "stream-json",
+        "--output-format",
+        "stream-json",
         "--verbose",
         "--dangerously-skip-permissions",
-        "--max-budget-usd", f"{run.budget_usd:.4f}",
-        "--json-schema", json.dumps(OUTCOME_SCHEMA, separators=(",", ":")),
+        "--max-budget-usd",
+        f"{run.budget_usd:.4f}",
+        "--json-schema",
+        json.dumps(OUTCOME_SCHEMA, separators=(",", ":")),
         *session,
         *model,
         "--",

@@ -26,7 +26,9 @@ def _fenced(text: str, tag: str) -> str:
 
 def workspace_guide(task: TaskInput) -> str:
     """CLAUDE.md / AGENTS.md at /workspace: the task, the repositories, the house rules."""
-    repos = "\n".join(f"- `/workspace/{r.name}`: {r.url} (branch `{r.branch}`)" for r in task.repositories)
+    repos = "\n".join(
+        f"- `/workspace/{r.name}`: {r.url} (branch `{r.branch}`)" for r in task.repositories
+    )
     ticket = f"\nTicket: {task.ticket_url}\n" if task.ticket_url else ""
     return (
         f"# fixbot task {task.task_id}\n\n"

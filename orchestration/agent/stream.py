@@ -48,8 +48,10 @@ class StreamState:
             self.session_id = event.get("session_id", self.session_id)
             return "agent started"
         if kind == "system" and event.get("subtype") == "api_retry":
-            return (f"model API retry {event.get('attempt', '?')}/{event.get('max_retries', '?')} "
-                    f"({event.get('error', 'error')})")
+            return (
+                f"model API retry {event.get('attempt', '?')}/{event.get('max_retries', '?')} "
+                f"({event.get('error', 'error')})"
+            )
         if kind == "assistant":
             message = event.get("message")
             text = describe_assistant_message(message if isinstance(message, dict) else {})
@@ -85,9 +87,12 @@ def describe_assistant_message(message: dict[str, Any]) -> str | None:
             continue
         if block.get("type") == "tool_use":
             tool_input = block.get("input")
-            parts.append(describe_tool_use(
-                str(block.get("name") or "?"), tool_input if isinstance(tool_input, dict) else {}
-            ))
+            parts.append(
+                describe_tool_use(
+                    str(block.get("name") or "?"),
+                    tool_input if isinstance(tool_input, dict) else {},
+                )
+            )
         elif block.get("type") == "text" and str(block.get("text") or "").strip():
             parts.append(_first_line(str(block["text"])))
     return "; ".join(parts) if parts else None
@@ -128,7 +133,9 @@ def failure_reason(event: dict[str, Any]) -> str:
     errors = event.get("errors")
     if isinstance(errors, list) and errors:
         return "; ".join(str(e) for e in errors)
-    return str(event.get("result") or event.get("terminal_reason") or event.get("subtype") or "unknown")
+    return str(
+        event.get("result") or event.get("terminal_reason") or event.get("subtype") or "unknown"
+    )
 
 
 def _agent_result(event: dict[str, Any], session_id: str | None) -> AgentResult:

@@ -20,10 +20,19 @@ HISTORY_DEPTH = 50
 # Artefacts of building and testing that must never end up in a fix, even in a repository
 # whose .gitignore forgets them; written to .git/info/exclude, which git reads like .gitignore.
 BUILD_ARTEFACTS = (
-    "__pycache__/", "*.py[cod]", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", ".tox/",
-    ".venv/", "node_modules/", ".coverage", "*.egg-info/", ".DS_Store",
+    "__pycache__/",
+    "*.py[cod]",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".tox/",
+    ".venv/",
+    "node_modules/",
+    ".coverage",
+    "*.egg-info/",
+    ".DS_Store",
 )
-_FAST_TMP = Path("/dev/shm")
+_FAST_TMP = Path("/dev/shm")  # noqa: S108 -- scratch in memory: the disk is slow with many small files
 
 
 class WorkspaceArchive:
@@ -31,7 +40,10 @@ class WorkspaceArchive:
 
     def __init__(self) -> None:
         self._buffer = io.BytesIO()
-        self._tar = tarfile.open(fileobj=self._buffer, mode="w", format=tarfile.PAX_FORMAT)
+        # closed by finish(): the archive is built across several calls
+        self._tar = tarfile.open(  # noqa: SIM115
+            fileobj=self._buffer, mode="w", format=tarfile.PAX_FORMAT
+        )
 
     def add_repository(self, mirror: Path, name: str, branch: str, commit: str) -> None:
         """Add the commit's tree and a shallow history under `<name>/`."""
@@ -63,8 +75,21 @@ class WorkspaceArchive:
         scratch = Path(tempfile.mkdtemp(prefix="fixbot-git-", dir=_scratch_root()))
         try:
             git_dir = scratch / "git"
-            run_git(["clone", "--bare", "--quiet", "--depth", str(HISTORY_DEPTH), "--single-branch",
-                     "--branch", branch, "--", mirror.resolve().as_uri(), str(git_dir)])
+            run_git(
+                [
+                    "clone",
+                    "--bare",
+                    "--quiet",
+                    "--depth",
+                    str(HISTORY_DEPTH),
+                    "--single-branch",
+                    "--branch",
+                    branch,
+                    "--",
+                    mirror.resolve().as_uri(),
+                    str(git_dir),
+                ]
+            )
             head = run_git(["--git-dir", str(git_dir), "rev-parse", "HEAD"]).decode().strip()
             if head != commit:
                 raise GitError(f"{name}: branch {branch} moved while preparing; retrying helps")

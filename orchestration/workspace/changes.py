@@ -25,13 +25,35 @@ def stage_argv(repo_path: str) -> list[str]:
 
 
 def numstat_argv(repo_path: str, base_commit: str) -> list[str]:
-    return ["git", "-C", repo_path, "diff", "--cached", "--numstat", "-z", "--no-renames",
-            base_commit, "--"]
+    return [
+        "git",
+        "-C",
+        repo_path,
+        "diff",
+        "--cached",
+        "--numstat",
+        "-z",
+        "--no-renames",
+        base_commit,
+        "--",
+    ]
 
 
 def patch_argv(repo_path: str, base_commit: str) -> list[str]:
-    return ["git", "-C", repo_path, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff",
-            "--no-renames", "--full-index", base_commit, "--"]
+    return [
+        "git",
+        "-C",
+        repo_path,
+        "diff",
+        "--cached",
+        "--binary",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-renames",
+        "--full-index",
+        base_commit,
+        "--",
+    ]
 
 
 def parse_numstat(output: bytes) -> list[FileChange]:
@@ -69,6 +91,9 @@ def repository_change(
             "a text file in another encoding was changed, which fixbot cannot carry"
         ) from None
     return RepositoryChange(
-        repository=repository, base_commit=base_commit, files=files, patch=text,
+        repository=repository,
+        base_commit=base_commit,
+        files=files,
+        patch=text,
         patch_sha256=hashlib.sha256(patch).hexdigest(),
     )

@@ -32,7 +32,9 @@ class MirrorCache:
         mirror = self.path_for(url)
         with self._locked(mirror):
             if (mirror / "HEAD").exists():
-                run_git(["--git-dir", str(mirror), "fetch", "--prune", "--quiet", "origin"], env=env)
+                run_git(
+                    ["--git-dir", str(mirror), "fetch", "--prune", "--quiet", "origin"], env=env
+                )
             else:
                 self._clone(url, mirror, env)
         return mirror
@@ -61,8 +63,16 @@ class MirrorCache:
 def resolve_branch(mirror: Path, url: str, branch: str) -> str:
     """The commit a branch points at in the mirror; a clear error when it does not exist."""
     try:
-        out = run_git(["--git-dir", str(mirror), "rev-parse", "--verify", "--quiet",
-                       f"refs/heads/{branch}^{{commit}}"])
+        out = run_git(
+            [
+                "--git-dir",
+                str(mirror),
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                f"refs/heads/{branch}^{{commit}}",
+            ]
+        )
     except GitError:
         raise GitError(f"branch {branch!r} does not exist in {url}") from None
     return out.decode().strip()

@@ -229,7 +229,8 @@ class DockerSandbox:
     def _create_volume(self, spec: SandboxSpec) -> None:
         """The task's labelled workspace volume (an existing one is reused)."""
         self.client.api.create_volume(
-            name=volume_name(spec.task_id), labels=labels(spec.task_id, spec.workflow_id, spec.owner)
+            name=volume_name(spec.task_id),
+            labels=labels(spec.task_id, spec.workflow_id, spec.owner),
         )
 
     def _create_container(self, spec: SandboxSpec) -> SandboxInfo:

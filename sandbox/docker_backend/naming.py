@@ -43,7 +43,10 @@ def task_id_from_container_name(name: str) -> str | None:
 def labels(task_id: str, workflow_id: str, owner: str) -> dict[str, str]:
     """The labels that mark a task's container and volume as fixbot's, and whose."""
     return {
-        LABEL_MANAGED: "true", LABEL_TASK: task_id, LABEL_WORKFLOW: workflow_id, LABEL_OWNER: owner
+        LABEL_MANAGED: "true",
+        LABEL_TASK: task_id,
+        LABEL_WORKFLOW: workflow_id,
+        LABEL_OWNER: owner,
     }
 
 

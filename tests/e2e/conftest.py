@@ -64,7 +64,9 @@ class Loop:
     backend: DockerSandbox
     cli_env: dict[str, str]
 
-    async def wait_for(self, task: TaskInput | str, status: TaskStatus, timeout: float = 120) -> TaskView:
+    async def wait_for(
+        self, task: TaskInput | str, status: TaskStatus, timeout: float = 120
+    ) -> TaskView:
         task_id = task if isinstance(task, str) else task.task_id
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
@@ -83,8 +85,11 @@ class Loop:
         """Run the real `fixbot` console script against this loop's Temporal server."""
         fixbot = Path(sys.executable).with_name("fixbot")
         process = await asyncio.create_subprocess_exec(
-            str(fixbot), *args, env=self.cli_env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            str(fixbot),
+            *args,
+            env=self.cli_env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await process.communicate()
         return process.returncode or 0, out.decode()
@@ -107,10 +112,12 @@ async def start_loop(
         target = temporal_env.client.service_client.config.target_host
         cli_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("FIXBOT_", "TEMPORAL_"))},
-            "TEMPORAL_ADDRESS": target, "FIXBOT_TEMPORAL_TASK_QUEUE": queue,
+            "TEMPORAL_ADDRESS": target,
+            "FIXBOT_TEMPORAL_TASK_QUEUE": queue,
             "FIXBOT_DATA_DIR": str(tmp_path / "cli"),
             "FIXBOT_GIT__ALLOWED_HOSTS": f'["{fake_github.web_host}"]',
-            "FIXBOT_GIT__ALLOWED_SCHEMES": '["http"]', "FIXBOT_LOG_LEVEL": "warning",
+            "FIXBOT_GIT__ALLOWED_SCHEMES": '["http"]',
+            "FIXBOT_LOG_LEVEL": "warning",
         }
         return Loop(TaskGateway(temporal_env.client, queue), settings, backend, cli_env)
 

@@ -35,9 +35,19 @@ async def test_cli_task_is_fixed_approved_and_opened_as_one_pull_request(
     with ScriptedModelServer(scripted_fix()) as model:
         loop = await start_loop(model.url)
         task_id = new_task_id()
-        code, out = await loop.cli("start", "--title", "Discounts raise prices", "--repo", url,
-                                   "--task-id", task_id, "--description", "25% coupon charged more",
-                                   "--as", "rita")
+        code, out = await loop.cli(
+            "start",
+            "--title",
+            "Discounts raise prices",
+            "--repo",
+            url,
+            "--task-id",
+            task_id,
+            "--description",
+            "25% coupon charged more",
+            "--as",
+            "rita",
+        )
         assert code == 0, out
         view = await loop.wait_for(task_id, TaskStatus.AWAITING_APPROVAL)
         assert view.changes is not None
@@ -53,7 +63,9 @@ async def test_cli_task_is_fixed_approved_and_opened_as_one_pull_request(
     assert (pulls[0].head, pulls[0].base) == (f"fixbot/{task_id}", "main")
     diff = fake_github.diff("acme", "shop", "main", f"fixbot/{task_id}")
     assert f"-{BUGGY_LINE}" in diff and f"+{FIXED_LINE}" in diff
-    assert "(100 + percent)" not in fake_github.read_file("acme", "shop", f"fixbot/{task_id}", "pricing.py")
+    assert "(100 + percent)" not in fake_github.read_file(
+        "acme", "shop", f"fixbot/{task_id}", "pricing.py"
+    )
     assert "apply_discount added the percentage" in (pulls[0].body or "")
     assert result.pull_requests[0].url.endswith("/acme/shop/pull/1")
     assert result.cost_usd > 0 and result.usage.total > 0 and result.num_turns > 0
@@ -62,23 +74,39 @@ async def test_cli_task_is_fixed_approved_and_opened_as_one_pull_request(
 
 
 def two_repo_script() -> ModelScript:
-    return ModelScript(steps=[
-        ScriptStep(tool="Write", input={"file_path": "/workspace/api/FIX.md", "content": "api side\n"}),
-        ScriptStep(tool="Write", input={"file_path": "/workspace/web/FIX.md", "content": "web side\n"}),
-        ScriptStep(tool="StructuredOutput", input={"outcome": "fixed", "summary": "both sides"}),
-    ])
+    return ModelScript(
+        steps=[
+            ScriptStep(
+                tool="Write", input={"file_path": "/workspace/api/FIX.md", "content": "api side\n"}
+            ),
+            ScriptStep(
+                tool="Write", input={"file_path": "/workspace/web/FIX.md", "content": "web side\n"}
+            ),
+            ScriptStep(
+                tool="StructuredOutput", input={"outcome": "fixed", "summary": "both sides"}
+            ),
+        ]
+    )
 
 
 async def test_two_changed_repositories_get_two_pull_requests_that_link_each_other(
     start_loop: StartLoop, fake_github: FakeGitHub
 ) -> None:
     """One PR per changed repository, each body linking the other."""
-    urls = [fake_github.create_repo("acme", name, {"README.md": f"# {name}\n"}) for name in ("api", "web")]
+    urls = [
+        fake_github.create_repo("acme", name, {"README.md": f"# {name}\n"})
+        for name in ("api", "web")
+    ]
     with ScriptedModelServer(two_repo_script()) as model:
         loop = await start_loop(model.url)
         task = make_task(
-            loop.settings, title="Fix across services", requester="rita", require_approval=False,
-            repositories=[RepositorySpec(url=u, name=n) for u, n in zip(urls, ("api", "web"), strict=True)],
+            loop.settings,
+            title="Fix across services",
+            requester="rita",
+            require_approval=False,
+            repositories=[
+                RepositorySpec(url=u, name=n) for u, n in zip(urls, ("api", "web"), strict=True)
+            ],
         )
         await loop.gateway.start(task)
         result = await loop.result(task.task_id)
@@ -101,8 +129,12 @@ async def test_retried_pull_request_step_still_opens_one_pull_request(
     with ScriptedModelServer(scripted_fix()) as model:
         loop = await start_loop(model.url)
         task = make_task(
-            loop.settings, title="Discounts raise prices", requester="rita", require_approval=False,
-            auto_merge=True, repositories=[RepositorySpec(url=url, name="shop")],
+            loop.settings,
+            title="Discounts raise prices",
+            requester="rita",
+            require_approval=False,
+            auto_merge=True,
+            repositories=[RepositorySpec(url=url, name="shop")],
         )
         await loop.gateway.start(task)
         result = await loop.result(task.task_id)

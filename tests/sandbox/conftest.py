@@ -83,7 +83,10 @@ def spec_for(run_id: str) -> Callable[..., SandboxSpec]:
     """A factory of specs with fresh task ids of this run."""
 
     def make(
-        *, network: str = "bridge", workflow_id: str | None = None, image: str = TEST_IMAGE,
+        *,
+        network: str = "bridge",
+        workflow_id: str | None = None,
+        image: str = TEST_IMAGE,
         owner: str | None = None,
     ) -> SandboxSpec:
         task_id = f"{run_id}-{uuid.uuid4().hex[:8]}"

@@ -24,7 +24,10 @@ def ensure_test_image() -> str:
         client = docker.from_env()
         try:
             build_sandbox_image(
-                client, tag=TEST_IMAGE, base_image=TEST_BASE_IMAGE, dockerfile=default_dockerfile(),
+                client,
+                tag=TEST_IMAGE,
+                base_image=TEST_BASE_IMAGE,
+                dockerfile=default_dockerfile(),
                 extra_ca_file=HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None,
                 claude_code_version="2.1.330",
             )

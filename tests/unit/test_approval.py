@@ -38,8 +38,13 @@ def test_another_person_may_decide_when_awaiting_approval() -> None:
 
 @pytest.mark.parametrize(
     "status",
-    [TaskStatus.PENDING, TaskStatus.PROVISIONING, TaskStatus.PREPARING, TaskStatus.RUNNING,
-     TaskStatus.CREATING_PRS],
+    [
+        TaskStatus.PENDING,
+        TaskStatus.PROVISIONING,
+        TaskStatus.PREPARING,
+        TaskStatus.RUNNING,
+        TaskStatus.CREATING_PRS,
+    ],
 )
 def test_not_awaiting_approval_is_refused(status: TaskStatus) -> None:
     """Before (or after) the approval step, a decision is refused, naming the status."""

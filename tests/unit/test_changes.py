@@ -68,9 +68,15 @@ def test_parse_numstat_non_utf8_path_does_not_crash() -> None:
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_parse_numstat_on_real_git_output(tmp_path: Path) -> None:
     """The argv builders run against a real repository and their output parses as expected."""
-    env = {"HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           "PATH": str(Path(shutil.which("git") or "/usr/bin/git").parent)}
+    env = {
+        "HOME": str(tmp_path),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "PATH": str(Path(shutil.which("git") or "/usr/bin/git").parent),
+    }
 
     def git(*argv: str) -> bytes:
         return subprocess.run(argv, check=True, capture_output=True, env=env).stdout
@@ -93,7 +99,9 @@ def test_parse_numstat_on_real_git_output(tmp_path: Path) -> None:
 
     assert change is not None
     assert sorted((f.path, f.additions, f.deletions) for f in change.files) == [
-        ("blob.bin", 0, 0), ("calc.py", 1, 1), ("odd\tname .txt", 1, 0),
+        ("blob.bin", 0, 0),
+        ("calc.py", 1, 1),
+        ("odd\tname .txt", 1, 0),
     ]
     assert change.base_commit == base
     assert "GIT binary patch" in change.patch

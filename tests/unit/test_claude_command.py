@@ -20,7 +20,10 @@ SESSION = "1f0c6a52-3d4e-4b7a-9c1d-2e8f5a6b7c01"
 
 def invocation(**changes: object) -> ClaudeInvocation:
     values: dict[str, object] = {
-        "prompt": "Fix the bug", "session_id": SESSION, "mode": AgentMode.START, "budget_usd": 5.0,
+        "prompt": "Fix the bug",
+        "session_id": SESSION,
+        "mode": AgentMode.START,
+        "budget_usd": 5.0,
     }
     values.update(changes)
     return ClaudeInvocation(**values)  # type: ignore[arg-type]
@@ -114,8 +117,12 @@ def test_environment_points_at_the_model_gateway() -> None:
 def test_environment_turns_off_telemetry_and_updates() -> None:
     """Non-essential traffic, telemetry, error reporting and auto-updates are all off."""
     env = claude_environment("http://gateway", "k")
-    for flag in ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_TELEMETRY",
-                 "DISABLE_ERROR_REPORTING", "DISABLE_AUTOUPDATER"):
+    for flag in (
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+        "DISABLE_TELEMETRY",
+        "DISABLE_ERROR_REPORTING",
+        "DISABLE_AUTOUPDATER",
+    ):
         assert env[flag] == "1", flag
 
 

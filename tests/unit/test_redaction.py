@@ -92,7 +92,9 @@ def test_console_log_never_prints_the_secret(capsys: pytest.CaptureFixture[str])
     """After configure_logging(secrets=…), a console event holding the secret prints the marker."""
     configure_logging(level="info", fmt="console", secrets=[SECRET])
     structlog.get_logger().info(
-        f"cloning with {SECRET}", url=f"https://x:{SECRET}@github.com/o/r", argv=["git", SECRET],
+        f"cloning with {SECRET}",
+        url=f"https://x:{SECRET}@github.com/o/r",
+        argv=["git", SECRET],
         slack="xoxb-1234567890-abcdefghij",
     )
     err = capsys.readouterr().err

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pathlib import Path
-
 from orchestration.settings import SettingsError, load_settings
 
 _OURS = ("FIXBOT_", "GITHUB_", "ANTHROPIC_", "TEMPORAL_", "SLACK_")
@@ -133,7 +131,8 @@ def test_every_invalid_variable_is_listed(monkeypatch: pytest.MonkeyPatch) -> No
     lines = str(caught.value).splitlines()
     assert lines[0] == "invalid settings:"
     assert {line.split(":")[0].strip() for line in lines[1:]} == {
-        "FIXBOT_SANDBOX__MEMORY_MB", "FIXBOT_LOG_FORMAT",
+        "FIXBOT_SANDBOX__MEMORY_MB",
+        "FIXBOT_LOG_FORMAT",
     }
 
 

@@ -172,11 +172,13 @@ def test_unknown_tool_is_described_by_name() -> None:
 
 def test_message_with_text_and_tool_use_joins_both() -> None:
     """Blank text blocks are skipped; the rest are joined with '; '."""
-    message = {"content": [
-        {"type": "text", "text": "  "},
-        {"type": "text", "text": "Running tests\nthen more"},
-        {"type": "tool_use", "name": "Bash", "input": {"command": "pytest"}},
-    ]}
+    message = {
+        "content": [
+            {"type": "text", "text": "  "},
+            {"type": "text", "text": "Running tests\nthen more"},
+            {"type": "tool_use", "name": "Bash", "input": {"command": "pytest"}},
+        ]
+    }
     assert describe_assistant_message(message) == "Running tests; Bash: pytest"
 
 
@@ -211,8 +213,17 @@ def test_odd_shaped_assistant_lines_do_not_crash(raw: str) -> None:
 
 @pytest.mark.parametrize(
     "garbage",
-    ["", "\n", "not json at all", "{broken json", "[1, 2, 3]", '"a string"', "null",
-     "\x00\x01\x02", "Warning: something on stdout"],
+    [
+        "",
+        "\n",
+        "not json at all",
+        "{broken json",
+        "[1, 2, 3]",
+        '"a string"',
+        "null",
+        "\x00\x01\x02",
+        "Warning: something on stdout",
+    ],
 )
 def test_garbage_lines_are_ignored(garbage: str) -> None:
     """Non-JSON (or non-object) lines give no progress and do not change the outcome."""
@@ -252,10 +263,16 @@ def test_no_result_line_reports_the_exit_code() -> None:
 
 def test_budget_exceeded_result_mentions_the_budget() -> None:
     """error_max_budget_usd (no `result` field) raises with the CLI's budget message."""
-    state = read_stream([result(
-        subtype="error_max_budget_usd", is_error=True,
-        errors=["Reached maximum budget ($0.01)"], total_cost_usd=0.0123,
-    )])
+    state = read_stream(
+        [
+            result(
+                subtype="error_max_budget_usd",
+                is_error=True,
+                errors=["Reached maximum budget ($0.01)"],
+                total_cost_usd=0.0123,
+            )
+        ]
+    )
     with pytest.raises(AgentRunError) as caught:
         final_result(state, 1, False)
     assert str(caught.value).startswith("the agent run failed: Reached maximum budget ($0.01)")
@@ -272,17 +289,20 @@ def test_failure_reason_falls_back_through_result_and_subtype() -> None:
 
 def test_result_session_id_falls_back_to_init() -> None:
     """A result line without session_id takes the one from the init line."""
-    state = read_stream([
-        line({"type": "system", "subtype": "init", "session_id": "from-init"}),
-        result(session_id=None, structured_output=OUTCOME),
-    ])
+    state = read_stream(
+        [
+            line({"type": "system", "subtype": "init", "session_id": "from-init"}),
+            result(session_id=None, structured_output=OUTCOME),
+        ]
+    )
     assert final_result(state, 0, False).session_id == "from-init"
 
 
 def test_summary_falls_back_to_result_text() -> None:
     """An empty structured summary falls back to the result's text."""
-    state = read_stream([result(structured_output={"outcome": "no_fix", "summary": ""},
-                                result="nothing to change")])
+    state = read_stream(
+        [result(structured_output={"outcome": "no_fix", "summary": ""}, result="nothing to change")]
+    )
     agent = final_result(state, 0, False)
     assert (agent.outcome, agent.summary) == (AgentOutcome.NO_FIX, "nothing to change")
 

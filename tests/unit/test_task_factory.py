@@ -22,16 +22,16 @@ def settings() -> Settings:
     """Settings built directly (no environment, no .env) with non-default values."""
     return Settings.model_construct(
         agent=AgentSettings(model="claude-opus-5-5", budget_usd=2.5, timeout_seconds=900),
-        approval=ApprovalSettings(approvers=["bob"], allow_self_approval=True,
-                                  timeout_seconds=7200),
+        approval=ApprovalSettings(
+            approvers=["bob"], allow_self_approval=True, timeout_seconds=7200
+        ),
         git=GitSettings(draft_pull_requests=True),
     )
 
 
 def test_make_task_applies_settings_defaults() -> None:
     """Budget, model, timeouts, approval policy and draft come from settings."""
-    task = make_task(settings(), title="  add() subtracts  ", repositories=REPOS,
-                     requester="alice")
+    task = make_task(settings(), title="  add() subtracts  ", repositories=REPOS, requester="alice")
     assert task.title == "add() subtracts"
     assert task.budget_usd == 2.5
     assert task.model == "claude-opus-5-5"
@@ -45,8 +45,15 @@ def test_make_task_applies_settings_defaults() -> None:
 
 def test_explicit_choices_win_over_settings() -> None:
     """A budget, model or task id the person chose is kept."""
-    task = make_task(settings(), title="t", repositories=REPOS, requester="alice",
-                     budget_usd=0.5, model="claude-haiku", task_id="my-task.1")
+    task = make_task(
+        settings(),
+        title="t",
+        repositories=REPOS,
+        requester="alice",
+        budget_usd=0.5,
+        model="claude-haiku",
+        task_id="my-task.1",
+    )
     assert (task.budget_usd, task.model, task.task_id) == (0.5, "claude-haiku", "my-task.1")
 
 

@@ -127,9 +127,7 @@ def test_reasonable_budget_passes(budget: float) -> None:
     validate_task(task(budget_usd=budget), GITHUB)
 
 
-@pytest.mark.parametrize(
-    "seconds", [0, MIN_APPROVAL_TIMEOUT - 1, MAX_APPROVAL_TIMEOUT + 1, -3600]
-)
+@pytest.mark.parametrize("seconds", [0, MIN_APPROVAL_TIMEOUT - 1, MAX_APPROVAL_TIMEOUT + 1, -3600])
 def test_approval_timeout_out_of_range_is_refused(seconds: int) -> None:
     """An approval timeout under a minute or over 30 days is refused, naming the field."""
     [problem] = problems_of(task(approval_timeout_seconds=seconds))
@@ -493,8 +491,12 @@ def test_parse_repository_argument_with_branch() -> None:
 
 
 @pytest.mark.parametrize(
-    "argument", ["https://github.com/acme/calc", "  https://github.com/acme/calc  ",
-                 "https://github.com/acme/calc#"]
+    "argument",
+    [
+        "https://github.com/acme/calc",
+        "  https://github.com/acme/calc  ",
+        "https://github.com/acme/calc#",
+    ],
 )
 def test_parse_repository_argument_defaults_to_main(argument: str) -> None:
     """Without a branch (or with an empty one) the branch is main; spaces around are dropped."""

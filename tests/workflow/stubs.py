@@ -58,16 +58,22 @@ def make_task(**overrides: Any) -> TaskInput:
 
 def change_for(repo: RepositorySpec) -> RepositoryChange:
     return RepositoryChange(
-        repository=repo, base_commit="a" * 40,
+        repository=repo,
+        base_commit="a" * 40,
         files=[FileChange(path="pricing.py", additions=1, deletions=1)],
-        patch="--- a/pricing.py\n+++ b/pricing.py\n", patch_sha256="0" * 64,
+        patch="--- a/pricing.py\n+++ b/pricing.py\n",
+        patch_sha256="0" * 64,
     )
 
 
 def agent_result(outcome: AgentOutcome = AgentOutcome.FIXED, **overrides: Any) -> AgentResult:
     values: dict[str, Any] = {
-        "session_id": "s", "outcome": outcome, "summary": "fixed the sign", "cost_usd": 0.25,
-        "usage": TokenUsage(input_tokens=100, output_tokens=20), "num_turns": 4,
+        "session_id": "s",
+        "outcome": outcome,
+        "summary": "fixed the sign",
+        "cost_usd": 0.25,
+        "usage": TokenUsage(input_tokens=100, output_tokens=20),
+        "num_turns": 4,
     }
     values.update(overrides)
     return AgentResult(**values)
@@ -90,8 +96,15 @@ class Stubs:
     agent_cancelled: asyncio.Event = field(default_factory=asyncio.Event)
 
     def activities(self) -> Sequence[Callable[..., Any]]:
-        return [self.validate, self.provision, self.prepare, self.run_agent, self.collect,
-                self.publish, self.destroy]
+        return [
+            self.validate,
+            self.provision,
+            self.prepare,
+            self.run_agent,
+            self.collect,
+            self.publish,
+            self.destroy,
+        ]
 
     @activity.defn(name=names.VALIDATE_TASK)
     async def validate(self, task: TaskInput) -> None:
@@ -105,10 +118,14 @@ class Stubs:
     @activity.defn(name=names.PREPARE_WORKSPACE)
     async def prepare(self, target: SandboxTarget) -> WorkspaceReport:
         self.calls.append("prepare")
-        return WorkspaceReport(repositories=[
-            PreparedRepository(name=r.name, branch=r.branch, commit="a" * 40, path=f"/workspace/{r.name}")
-            for r in target.task.repositories
-        ])
+        return WorkspaceReport(
+            repositories=[
+                PreparedRepository(
+                    name=r.name, branch=r.branch, commit="a" * 40, path=f"/workspace/{r.name}"
+                )
+                for r in target.task.repositories
+            ]
+        )
 
     @activity.defn(name=names.RUN_AGENT)
     async def run_agent(self, request: AgentRequest) -> AgentResult:
@@ -136,11 +153,17 @@ class Stubs:
     async def publish(self, request: PublishRequest) -> PublishResult:
         self.calls.append("publish")
         self.published.append(request)
-        return PublishResult(pull_requests=[
-            PullRequestRef(repository=c.repository.name, branch=f"fixbot/{request.task.task_id}",
-                           url=f"https://github.com/acme/{c.repository.name}/pull/{i + 1}", number=i + 1)
-            for i, c in enumerate(request.changes.repositories)
-        ])
+        return PublishResult(
+            pull_requests=[
+                PullRequestRef(
+                    repository=c.repository.name,
+                    branch=f"fixbot/{request.task.task_id}",
+                    url=f"https://github.com/acme/{c.repository.name}/pull/{i + 1}",
+                    number=i + 1,
+                )
+                for i, c in enumerate(request.changes.repositories)
+            ]
+        )
 
     @activity.defn(name=names.DESTROY_SANDBOX)
     async def destroy(self, request: DestroyRequest) -> None:
@@ -151,7 +174,10 @@ class Stubs:
 def stub_worker(client: Client, stubs: Stubs, task_queue: str) -> Worker:
     """A worker whose workflow bugs fail fast instead of retrying forever."""
     return Worker(
-        client, task_queue=task_queue, workflows=[BugFixWorkflow], activities=stubs.activities(),
+        client,
+        task_queue=task_queue,
+        workflows=[BugFixWorkflow],
+        activities=stubs.activities(),
         workflow_failure_exception_types=[Exception],
         max_heartbeat_throttle_interval=timedelta(milliseconds=500),
         default_heartbeat_throttle_interval=timedelta(milliseconds=500),

@@ -27,7 +27,9 @@ from tests.workflow.stubs import Stubs, agent_result, change_for, make_task, stu
 
 
 @pytest.fixture
-async def harness(temporal_env: WorkflowEnvironment) -> AsyncIterator[Callable[[Stubs], TaskGateway]]:
+async def harness(
+    temporal_env: WorkflowEnvironment,
+) -> AsyncIterator[Callable[[Stubs], TaskGateway]]:
     """Runs a stub worker on a fresh task queue for each Stubs given; stops them afterwards."""
     workers = []
 
@@ -53,7 +55,9 @@ async def wait_for_status(gateway: TaskGateway, task: TaskInput, status: TaskSta
     raise AssertionError(f"task never reached {status}; last: {view.status}")
 
 
-async def test_approved_fix_opens_pull_requests_and_cleans_up(harness: Callable[[Stubs], TaskGateway]) -> None:
+async def test_approved_fix_opens_pull_requests_and_cleans_up(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
     """Approval by an approver opens the PRs; the result carries cost, tokens and step times."""
     stubs = Stubs()
     gateway = harness(stubs)
@@ -67,12 +71,22 @@ async def test_approved_fix_opens_pull_requests_and_cleans_up(harness: Callable[
     assert [pr.number for pr in result.pull_requests] == [1]
     assert result.cost_usd == pytest.approx(0.25) and result.usage.total == 120
     assert result.files_changed == {"shop": ["pricing.py"]}
-    assert {"provision", "workspace", "agent", "changes", "approval", "pull_requests", "cleanup"} <= set(result.step_seconds)
+    assert {
+        "provision",
+        "workspace",
+        "agent",
+        "changes",
+        "approval",
+        "pull_requests",
+        "cleanup",
+    } <= set(result.step_seconds)
     assert result.decision is not None and result.decision.decision.by == "alice"
     assert stubs.calls[-2:] == ["publish", "destroy"]
 
 
-async def test_no_approval_needed_goes_straight_to_pull_requests(harness: Callable[[Stubs], TaskGateway]) -> None:
+async def test_no_approval_needed_goes_straight_to_pull_requests(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
     """With approval off the workflow never waits at the gate."""
     stubs = Stubs()
     gateway = harness(stubs)
@@ -114,7 +128,9 @@ async def test_unauthorized_and_self_approval_are_refused_by_the_validator(
     with pytest.raises(ActionRefused, match="already approved by alice"):
         await gateway.decide(task.task_id, Decision(approve=False, by="alice"))
     assert (await gateway.result(task.task_id)).status is TaskStatus.COMPLETED
-    history = await temporal_env.client.get_workflow_handle(workflow_id(task.task_id)).fetch_history()
+    history = await temporal_env.client.get_workflow_handle(
+        workflow_id(task.task_id)
+    ).fetch_history()
     assert "mallory" not in history.to_json()
 
 
@@ -136,7 +152,9 @@ async def test_refused_signal_is_recorded_and_ignored(
     assert (await gateway.result(task.task_id)).status is TaskStatus.COMPLETED
 
 
-async def test_cancel_during_agent_run_stops_it_and_cleans_up(harness: Callable[[Stubs], TaskGateway]) -> None:
+async def test_cancel_during_agent_run_stops_it_and_cleans_up(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
     """A cancel request interrupts the running agent activity; the sandbox is still removed."""
     stubs = Stubs(agent_blocks=True)
     gateway = harness(stubs)
@@ -178,7 +196,9 @@ async def test_agent_failure_fails_with_the_reason(harness: Callable[[Stubs], Ta
     assert stubs.destroyed == [task.task_id]
 
 
-async def test_no_change_ends_as_no_change_with_the_explanation(harness: Callable[[Stubs], TaskGateway]) -> None:
+async def test_no_change_ends_as_no_change_with_the_explanation(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
     """When the agent changed nothing the task ends as no_change, explained by the agent."""
     stubs = Stubs(
         agent_results=[agent_result(AgentOutcome.NO_FIX, summary="cannot reproduce")],
@@ -193,7 +213,9 @@ async def test_no_change_ends_as_no_change_with_the_explanation(harness: Callabl
     assert "publish" not in stubs.calls
 
 
-async def test_two_repositories_reach_the_pull_request_step_together(harness: Callable[[Stubs], TaskGateway]) -> None:
+async def test_two_repositories_reach_the_pull_request_step_together(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
     """Both changed repositories go to one publish step, which returns one PR each."""
     repos = [RepositorySpec(url=f"https://github.com/acme/{n}", name=n) for n in ("api", "web")]
     stubs = Stubs(changed=lambda task: [change_for(r) for r in task.repositories])
@@ -205,11 +227,16 @@ async def test_two_repositories_reach_the_pull_request_step_together(harness: Ca
     assert [c.repository.name for c in stubs.published[0].changes.repositories] == ["api", "web"]
 
 
-async def test_clarification_resumes_the_same_session_with_the_answer(harness: Callable[[Stubs], TaskGateway]) -> None:
+async def test_clarification_resumes_the_same_session_with_the_answer(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
     """A question waits for an answer; the agent resumes its session with it."""
-    stubs = Stubs(agent_results=[
-        agent_result(AgentOutcome.NEEDS_CLARIFICATION, question="Which currency?"), agent_result(),
-    ])
+    stubs = Stubs(
+        agent_results=[
+            agent_result(AgentOutcome.NEEDS_CLARIFICATION, question="Which currency?"),
+            agent_result(),
+        ]
+    )
     gateway = harness(stubs)
     task = make_task(require_approval=False)
     await gateway.start(task)
@@ -228,7 +255,9 @@ async def test_clarification_resumes_the_same_session_with_the_answer(harness: C
     assert result.cost_usd == pytest.approx(0.5)
 
 
-async def test_duplicate_start_returns_the_running_task(harness: Callable[[Stubs], TaskGateway]) -> None:
+async def test_duplicate_start_returns_the_running_task(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
     """Starting the same task id twice runs one workflow."""
     stubs = Stubs()
     gateway = harness(stubs)
@@ -242,7 +271,9 @@ async def test_duplicate_start_returns_the_running_task(harness: Callable[[Stubs
     assert (await gateway.result(task.task_id)).status is TaskStatus.CANCELLED
 
 
-async def test_deciding_on_a_finished_task_is_refused(harness: Callable[[Stubs], TaskGateway]) -> None:
+async def test_deciding_on_a_finished_task_is_refused(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
     """Approving a task that has ended says so instead of failing obscurely."""
     gateway = harness(Stubs())
     task = make_task(require_approval=False)
@@ -259,4 +290,3 @@ async def test_unknown_task_is_a_clear_error(harness: Callable[[Stubs], TaskGate
     gateway = harness(Stubs())
     with pytest.raises(UnknownTask, match="no task 'nope-123'"):
         await gateway.status("nope-123")
-

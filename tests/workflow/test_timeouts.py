@@ -1,4 +1,4 @@
-"""Durable timeouts, on the time-skipping test server (a 24 h wait passes in well under a second)."""
+"""Durable timeouts on the time-skipping test server: a 24 h wait passes in under a second."""
 
 from __future__ import annotations
 

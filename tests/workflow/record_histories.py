@@ -1,0 +1,101 @@
+"""Record workflow histories for the replay test (run when a deployed version is frozen):
+
+    uv run python -m tests.workflow.record_histories
+
+Each scenario runs on a real dev server with stub activities; its history is saved as JSON
+under tests/workflow/histories/. The replay test then checks that today's workflow code still
+replays every saved history, which is what tasks waiting in production depend on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from orchestration.dev_server import temporal_binary
+from orchestration.gateway import TaskGateway, workflow_id
+from orchestration.models import AgentOutcome, Answer, CancelRequest, Decision, TaskStatus
+from tests.workflow.stubs import Stubs, agent_result, make_task, stub_worker
+
+HISTORIES = Path(__file__).with_name("histories")
+Scenario = Callable[[TaskGateway, str], Awaitable[None]]
+
+
+async def _until(gateway: TaskGateway, task_id: str, check: Callable[[object], bool]) -> None:
+    for _ in range(200):
+        if check(await gateway.status(task_id)):
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("scenario did not reach its state")
+
+
+async def approved(gateway: TaskGateway, task_id: str) -> None:
+    await _until(gateway, task_id, lambda v: v.status is TaskStatus.AWAITING_APPROVAL)  # type: ignore[attr-defined]
+    await gateway.decide(task_id, Decision(approve=True, by="alice"))
+
+
+async def rejected(gateway: TaskGateway, task_id: str) -> None:
+    await _until(gateway, task_id, lambda v: v.status is TaskStatus.AWAITING_APPROVAL)  # type: ignore[attr-defined]
+    await gateway.decide(task_id, Decision(approve=False, by="bob", comment="no"))
+
+
+async def clarified(gateway: TaskGateway, task_id: str) -> None:
+    await _until(gateway, task_id, lambda v: v.question is not None)  # type: ignore[attr-defined]
+    await gateway.answer(task_id, Answer(by="rita", text="euros"))
+    await approved(gateway, task_id)
+
+
+async def cancelled(gateway: TaskGateway, task_id: str) -> None:
+    await _until(gateway, task_id, lambda v: v.status is TaskStatus.AWAITING_APPROVAL)  # type: ignore[attr-defined]
+    await gateway.cancel(task_id, CancelRequest(by="rita"))
+
+
+SCENARIOS: dict[str, tuple[Scenario, Callable[[], Stubs]]] = {
+    "approved": (approved, Stubs),
+    "rejected": (rejected, Stubs),
+    "clarified": (
+        clarified,
+        lambda: Stubs(
+            agent_results=[
+                agent_result(AgentOutcome.NEEDS_CLARIFICATION, question="Which currency?"),
+                agent_result(),
+            ]
+        ),
+    ),
+    "cancelled": (cancelled, Stubs),
+}
+
+
+async def record(env: WorkflowEnvironment, name: str) -> None:
+    scenario, make_stubs = SCENARIOS[name]
+    queue = f"record-{uuid.uuid4().hex[:8]}"
+    task = make_task()
+    async with stub_worker(env.client, make_stubs(), queue):
+        gateway = TaskGateway(env.client, queue)
+        await gateway.start(task)
+        await scenario(gateway, task.task_id)
+        await gateway.result(task.task_id)
+    history = await env.client.get_workflow_handle(workflow_id(task.task_id)).fetch_history()
+    (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+async def main() -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter
+    )
+    try:
+        for name in SCENARIOS:
+            await record(env, name)
+            print(f"recorded {name}")
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
