@@ -22,6 +22,8 @@ def create_kwargs(spec: SandboxSpec) -> dict[str, Any]:
     return {
         "image": spec.image,
         "name": container_name(spec.task_id),
+        # the container only idles while execs do the work; never depend on the image's CMD
+        "command": ["sleep", "infinity"],
         "hostname": "sandbox",
         "labels": labels(spec.task_id, spec.workflow_id, spec.owner),
         "environment": {**spec.env, "HOME": AGENT_HOME},

@@ -1,0 +1,55 @@
+"""Provisioning on real Docker: a missing image or an image without `claude` is a clear,
+non-retryable failure that leaves nothing behind."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from orchestration.activities.sandbox_activities import SandboxActivities
+from orchestration.models import ProvisionRequest
+from sandbox.docker_backend import DockerSandbox
+from sandbox.interface import SandboxLimits
+from tests.support.images import TEST_BASE_IMAGE
+
+pytestmark = pytest.mark.docker
+
+
+def activities(image: str) -> tuple[SandboxActivities, DockerSandbox]:
+    backend = DockerSandbox()
+    acts = SandboxActivities(
+        backend, image=image, network="none", limits=SandboxLimits(memory_mb=256, pids=64),
+        owner=f"pytest-{uuid.uuid4().hex[:6]}",
+    )
+    return acts, backend
+
+
+def request() -> ProvisionRequest:
+    task_id = f"pytest-{uuid.uuid4().hex[:8]}"
+    return ProvisionRequest(task_id=task_id, workflow_id=f"fixbot-{task_id}")
+
+
+async def test_missing_image_says_how_to_build_it() -> None:
+    """An image that is not built fails at once, naming `fixbot sandbox build`."""
+    acts, backend = activities("fixbot-sandbox:does-not-exist")
+    req = request()
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(acts.provision, req)
+    assert caught.value.non_retryable
+    assert "fixbot sandbox build" in caught.value.message
+    assert backend.find(req.task_id) is None
+
+
+async def test_image_without_claude_is_refused_and_removed() -> None:
+    """A base image lacking the CLI is caught when provisioning, and its sandbox removed."""
+    acts, backend = activities(TEST_BASE_IMAGE)
+    req = request()
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(acts.provision, req)
+    assert caught.value.non_retryable and caught.value.type == "ClaudeMissing"
+    assert "no working `claude` CLI" in caught.value.message
+    assert backend.find(req.task_id) is None
+    assert not [v for v in backend.list_orphan_volumes() if req.task_id in v]
