@@ -17,8 +17,12 @@ FIXBOT = str(Path(sys.executable).with_name("fixbot"))
 def fixbot(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("FIXBOT_", "TEMPORAL_"))}
     return subprocess.run(
-        [FIXBOT, *args], env={**clean, "COLUMNS": "200", **env}, capture_output=True, text=True,
-        timeout=120, check=False,
+        [FIXBOT, *args],
+        env={**clean, "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -26,9 +30,18 @@ def test_invalid_task_is_refused_before_connecting_to_anything() -> None:
     """Every problem is listed at once, and no Temporal connection is attempted (none exists)."""
     started = time.monotonic()
     done = fixbot(
-        "start", "--title", "   ", "--repo", "--upload-pack=touch /tmp/pwned",
-        "--repo", "ext::sh -c touch% /tmp/pwned", "--repo", "https://tok@github.com/a/b#a..b",
-        "--repo", "file:///etc", TEMPORAL_ADDRESS="127.0.0.1:9",
+        "start",
+        "--title",
+        "   ",
+        "--repo",
+        "--upload-pack=touch /tmp/pwned",
+        "--repo",
+        "ext::sh -c touch% /tmp/pwned",
+        "--repo",
+        "https://tok@github.com/a/b#a..b",
+        "--repo",
+        "file:///etc",
+        TEMPORAL_ADDRESS="127.0.0.1:9",
     )
     output = done.stderr + done.stdout
     assert done.returncode == 2, output
@@ -45,7 +58,11 @@ def test_invalid_task_is_refused_before_connecting_to_anything() -> None:
 def test_unreachable_temporal_names_the_setting() -> None:
     """A valid task with no Temporal server says which variable to set."""
     done = fixbot(
-        "start", "--title", "Broken", "--repo", "https://github.com/acme/shop",
+        "start",
+        "--title",
+        "Broken",
+        "--repo",
+        "https://github.com/acme/shop",
         TEMPORAL_ADDRESS="127.0.0.1:9",
     )
     assert done.returncode == 1

@@ -21,7 +21,10 @@ pytestmark = pytest.mark.docker
 def activities(image: str) -> tuple[SandboxActivities, DockerSandbox]:
     backend = DockerSandbox()
     acts = SandboxActivities(
-        backend, image=image, network="none", limits=SandboxLimits(memory_mb=256, pids=64),
+        backend,
+        image=image,
+        network="none",
+        limits=SandboxLimits(memory_mb=256, pids=64),
         owner=f"pytest-{uuid.uuid4().hex[:6]}",
     )
     return acts, backend

@@ -14,6 +14,7 @@ from temporalio.worker import Replayer
 from orchestration.workflow import BugFixWorkflow
 
 HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
+HISTORY_TEXT = {path: path.read_text() for path in HISTORIES}
 
 
 def test_saved_histories_exist() -> None:
@@ -24,7 +25,7 @@ def test_saved_histories_exist() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_saved_history_replays_without_nondeterminism(path: Path) -> None:
     """Replaying a saved history raises no non-determinism error."""
-    history = WorkflowHistory.from_json(f"fixbot-replay-{path.stem}", path.read_text())
+    history = WorkflowHistory.from_json(f"fixbot-replay-{path.stem}", HISTORY_TEXT[path])
     replayer = Replayer(workflows=[BugFixWorkflow], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
