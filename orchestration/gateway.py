@@ -9,6 +9,7 @@ from datetime import timedelta
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -28,6 +29,7 @@ from orchestration.models import (
 from orchestration.workflow import BugFixWorkflow
 
 WORKFLOW_ID_PREFIX = "fixbot-"
+QUERY_TIMEOUT = timedelta(seconds=10)
 
 
 class UnknownTask(LookupError):
@@ -38,6 +40,10 @@ class ActionRefused(ValueError):
     """The workflow refused the request; the message says why."""
 
 
+class NoWorker(RuntimeError):
+    """A running task's workflow has no worker to answer; the message says what to start."""
+
+
 def workflow_id(task_id: str) -> str:
     return task_id if task_id.startswith(WORKFLOW_ID_PREFIX) else WORKFLOW_ID_PREFIX + task_id
 
@@ -45,9 +51,12 @@ def workflow_id(task_id: str) -> str:
 class TaskGateway:
     """Starts tasks and sends them decisions, answers and cancels; reads their status."""
 
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(
+        self, client: Client, task_queue: str, query_timeout: timedelta = QUERY_TIMEOUT
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._query_timeout = query_timeout
 
     async def start(self, task: TaskInput) -> str:
         """Start the task's workflow; a second start of the same task returns the running one."""
@@ -63,8 +72,20 @@ class TaskGateway:
         return handle.id
 
     async def status(self, task_id: str) -> TaskView:
+        """A running task answers the status query; a finished one is read from its result,
+        so no worker is needed to look at history."""
         handle = await self._existing(task_id)
-        return await handle.query(BugFixWorkflow.status)
+        description = await handle.describe()
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            title = str((await description.memo()).get("title", ""))
+            return await _finished_view(handle, task_id, title)
+        try:
+            return await handle.query(BugFixWorkflow.status, rpc_timeout=self._query_timeout)
+        except RPCError as exc:
+            raise NoWorker(
+                f"task {task_id} is running but no worker answered ({exc.message}); "
+                f"start one for task queue {self._task_queue!r}: `fixbot worker` or `fixbot dev`"
+            ) from None
 
     async def result(self, task_id: str) -> TaskResult:
         """Wait for the task to end and return its result."""
@@ -117,6 +138,30 @@ class TaskGateway:
                 raise UnknownTask(f"no task {task_id!r}") from None
             raise
         return handle
+
+
+async def _finished_view(
+    handle: WorkflowHandle[BugFixWorkflow, TaskResult], task_id: str, title: str
+) -> TaskView:
+    """The status of an ended task, from its result (or how Temporal ended it)."""
+    try:
+        result = await handle.result()
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        reason = getattr(cause, "message", None) or str(cause or exc)
+        return TaskView(task_id=task_id, title=title, status=TaskStatus.FAILED, error=reason)
+    return TaskView(
+        task_id=task_id,
+        title=title,
+        status=result.status,
+        last_progress=None,
+        cost_usd=result.cost_usd,
+        summary=result.summary,
+        pull_requests=result.pull_requests,
+        decision=result.decision,
+        error=result.error,
+        result=result,
+    )
 
 
 @contextlib.asynccontextmanager

@@ -322,6 +322,7 @@ class TaskView(BaseModel):
     decision: DecisionRecord | None = None
     refused: list[RefusedAction] = Field(default_factory=list)
     error: str | None = None
+    result: TaskResult | None = None  # once the task has ended
 
 
 class TaskResult(BaseModel):
@@ -352,3 +353,6 @@ class Answer(BaseModel):
 
     by: str
     text: str
+
+
+TaskView.model_rebuild()

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from bot.cli.render import console, err_console, follow, print_result, print_view
-from orchestration.gateway import ActionRefused, TaskGateway, UnknownTask
+from orchestration.gateway import ActionRefused, NoWorker, TaskGateway, UnknownTask
 from orchestration.logs import configure_logging
 from orchestration.models import Answer, CancelRequest, Decision
 from orchestration.settings import Settings, SettingsError, load_settings
@@ -28,6 +28,7 @@ app.add_typer(sandbox_app, name="sandbox")
 T = TypeVar("T")
 _EXPECTED = (
     SettingsError,
+    NoWorker,
     TaskValidationError,
     TemporalUnavailable,
     UnknownTask,

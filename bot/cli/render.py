@@ -30,7 +30,10 @@ def status_text(status: TaskStatus) -> str:
 
 
 def print_view(view: TaskView) -> None:
-    console.print(f"task {view.task_id}: {view.title}")
+    console.print(f"task {view.task_id}: {view.title}", markup=False)
+    if view.result is not None:
+        print_result(view.result)
+        return
     console.print(
         f"  status: {status_text(view.status)}"
         + (f" ({view.current_step.value})" if view.current_step else "")

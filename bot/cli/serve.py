@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import signal
 from pathlib import Path
 
 from bot.cli.render import console
@@ -29,9 +29,11 @@ async def serve_worker(settings: Settings) -> None:
     )
     console.print(f"worker polling task queue {settings.temporal_task_queue!r}")
     try:
-        await build_worker(client, settings, backend).run()
+        async with build_worker(client, settings, backend):
+            await until_stopped()
     finally:
         reaper.cancel()
+    console.print("worker stopped")
 
 
 async def serve_dev(settings: Settings) -> None:
@@ -43,8 +45,21 @@ async def serve_dev(settings: Settings) -> None:
             + (runtime.ui_url or settings.temporal_ui_url or "(configured cluster)")
         )
         console.print("worker running; start a task with `fixbot start ...` in another terminal")
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.Event().wait()
+        await until_stopped()
+    console.print("stopped")
+
+
+async def until_stopped() -> None:
+    """Wait for SIGINT or SIGTERM (Ctrl-C, `docker stop`, systemd), then return to shut down."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 async def build_image(settings: Settings, *, base_image: str | None, tag: str | None) -> None:

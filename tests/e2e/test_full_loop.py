@@ -51,6 +51,7 @@ async def test_cli_task_is_fixed_approved_and_opened_as_one_pull_request(
         assert code == 0, out
         view = await loop.wait_for(task_id, TaskStatus.AWAITING_APPROVAL)
         assert view.changes is not None
+        assert view.last_progress == "reporting outcome: fixed"  # signalled by the agent activity
         assert [f.path for f in view.changes.repositories[0].files] == ["pricing.py"]
         code, out = await loop.cli("approve", task_id, "--as", "rita")
         assert code == 1 and "may not approve their own fix" in out

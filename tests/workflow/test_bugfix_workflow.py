@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from orchestration.gateway import ActionRefused, TaskGateway, workflow_id
+from orchestration.gateway import ActionRefused, NoWorker, TaskGateway, workflow_id
 from orchestration.models import (
     AgentMode,
     AgentOutcome,
@@ -290,3 +291,30 @@ async def test_unknown_task_is_a_clear_error(harness: Callable[[Stubs], TaskGate
     gateway = harness(Stubs())
     with pytest.raises(UnknownTask, match="no task 'nope-123'"):
         await gateway.status("nope-123")
+
+
+async def test_status_of_a_finished_task_needs_no_worker(temporal_env: WorkflowEnvironment) -> None:
+    """After the worker is gone, a finished task's status still shows its result."""
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    gateway = TaskGateway(temporal_env.client, queue, query_timeout=timedelta(seconds=1))
+    task = make_task(require_approval=False)
+    async with stub_worker(temporal_env.client, Stubs(), queue):
+        await gateway.start(task)
+        await gateway.result(task.task_id)
+    view = await gateway.status(task.task_id)
+    assert view.status is TaskStatus.COMPLETED
+    assert view.result is not None and view.result.pull_requests[0].number == 1
+    assert view.title == task.title
+
+
+async def test_status_of_a_running_task_without_worker_says_what_to_start(
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    """No worker polls the queue: the status names the queue and `fixbot worker`."""
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    gateway = TaskGateway(temporal_env.client, queue, query_timeout=timedelta(seconds=1))
+    task = make_task()
+    await gateway.start(task)
+    with pytest.raises(NoWorker, match=f"task queue '{queue}'.*fixbot worker"):
+        await gateway.status(task.task_id)
+    await temporal_env.client.get_workflow_handle(workflow_id(task.task_id)).terminate()
