@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from orchestration.models import (
     Answer,
     CancelRequest,
+    ChangeRequest,
     Decision,
     DecisionRecord,
     TaskInput,
@@ -97,6 +98,12 @@ class TaskGateway:
         handle = await self._existing(task_id)
         async with _refusals(task_id):
             return await handle.execute_update(BugFixWorkflow.decide, decision)
+
+    async def request_changes(self, task_id: str, request: ChangeRequest) -> None:
+        """Send the fix back to the agent with a reviewer's feedback."""
+        handle = await self._existing(task_id)
+        async with _refusals(task_id):
+            await handle.execute_update(BugFixWorkflow.request_changes, request)
 
     async def answer(self, task_id: str, answer: Answer) -> None:
         handle = await self._existing(task_id)

@@ -356,3 +356,55 @@ class Answer(BaseModel):
 
 
 TaskView.model_rebuild()
+
+
+class NoticeKind(StrEnum):
+    """What happened, for the people following a task (the Slack thread)."""
+
+    STARTED = "started"  # posts the root message; its receipt gives the thread
+    PROGRESS = "progress"  # edits the root message's status line (throttled)
+    SANDBOX_READY = "sandbox_ready"
+    AGENT_WORKING = "agent_working"
+    QUESTION = "question"
+    CHANGES_READY = "changes_ready"  # posts the approval card
+    DECIDED = "decided"  # turns the approval card into its decided form
+    PR_OPENED = "pr_opened"
+    NO_CHANGE = "no_change"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    COMPLETED = "completed"
+
+
+class SlackThread(BaseModel):
+    """Where a task's messages live: the channel, the root message, the current card."""
+
+    channel_id: str
+    root_ts: str
+    card_ts: str | None = None
+
+
+class Notice(BaseModel):
+    """One notification: what happened, the task, and a snapshot of its state."""
+
+    kind: NoticeKind
+    task: TaskInput
+    view: TaskView
+    text: str = ""
+    thread: SlackThread | None = None
+    run_url: str | None = None
+
+
+class NoticeReceipt(BaseModel):
+    """Where the notice landed (empty when it could not be delivered)."""
+
+    channel_id: str | None = None
+    ts: str | None = None
+
+
+class ChangeRequest(BaseModel):
+    """A reviewer asks for changes instead of approving: the agent revises in its session."""
+
+    by: str
+    feedback: str

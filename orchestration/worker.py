@@ -22,6 +22,7 @@ from orchestration.forge.git_push import GitAuth, git_environment
 from orchestration.forge.github_forge import GitHubForge, parse_github_repository
 from orchestration.forge.local_forge import LocalForge, local_repository_path
 from orchestration.gateway import WORKFLOW_ID_PREFIX, TaskGateway
+from orchestration.notify import Notifier, NotifyActivities, NullNotifier
 from orchestration.settings import Settings
 from orchestration.validation import RepositoryRules, is_local_repository, repository_name_from_url
 from orchestration.workflow import BugFixWorkflow
@@ -41,7 +42,9 @@ def repository_rules(settings: Settings) -> RepositoryRules:
     )
 
 
-def build_worker(client: Client, settings: Settings, backend: Sandbox) -> Worker:
+def build_worker(
+    client: Client, settings: Settings, backend: Sandbox, notifier: Notifier | None = None
+) -> Worker:
     """The worker for BugFixWorkflow and every activity it calls."""
     mirrors = MirrorCache(settings.mirror_dir)
     activities: list[Callable[..., Any]] = [
@@ -61,6 +64,7 @@ def build_worker(client: Client, settings: Settings, backend: Sandbox) -> Worker
             author_email=settings.git.author_email,
             run_url=_run_url(settings),
         ).publish,
+        NotifyActivities(notifier or NullNotifier()).notify,
     ]
     return Worker(
         client,

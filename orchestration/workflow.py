@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from orchestration import activity_names as names
+    from orchestration.announcer import Announcer
     from orchestration.approval import decision_refusal
     from orchestration.models import (
         AgentMode,
@@ -26,11 +27,13 @@ with workflow.unsafe.imports_passed_through():
         AgentResult,
         Answer,
         CancelRequest,
+        ChangeRequest,
         ChangeSet,
         CollectRequest,
         Decision,
         DecisionRecord,
         DestroyRequest,
+        NoticeKind,
         ProvisionRequest,
         PublishRequest,
         PublishResult,
@@ -55,6 +58,15 @@ WORKSPACE_TIMEOUT = timedelta(minutes=20)
 PUBLISH_TIMEOUT = timedelta(minutes=10)
 AGENT_HEARTBEAT = timedelta(seconds=30)
 MAX_CLARIFICATIONS = 5
+MAX_REVISIONS = 5
+_FINAL_NOTICE = {
+    TaskStatus.COMPLETED: NoticeKind.COMPLETED,
+    TaskStatus.NO_CHANGE: NoticeKind.NO_CHANGE,
+    TaskStatus.FAILED: NoticeKind.FAILED,
+    TaskStatus.REJECTED: NoticeKind.REJECTED,
+    TaskStatus.CANCELLED: NoticeKind.CANCELLED,
+    TaskStatus.EXPIRED: NoticeKind.EXPIRED,
+}
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=6
@@ -88,6 +100,9 @@ class BugFixWorkflow:
         self._changes: ChangeSet | None = None
         self._decision: DecisionRecord | None = None
         self._answers: list[Answer] = []
+        self._answers_used = 0
+        self._change_request: ChangeRequest | None = None
+        self._announcer: Announcer | None = None
         self._refused: list[RefusedAction] = []
         self._cancel: CancelRequest | None = None
         self._pull_requests: PublishResult | None = None
@@ -97,7 +112,9 @@ class BugFixWorkflow:
     @workflow.run
     async def run(self, task: TaskInput) -> TaskResult:
         self._task = task
+        self._announcer = announcer = Announcer(task, self.status)
         try:
+            await announcer.started()
             await self._fix(task)
         except _Stop as stop:
             self._status, self._error = stop.status, stop.reason
@@ -109,7 +126,13 @@ class BugFixWorkflow:
         finally:
             await self._cleanup(task)
         self._result = self._build_result(task)
+        final = _FINAL_NOTICE.get(self._status, NoticeKind.FAILED)
+        await announcer.finish(final, self._error or self._summary())
         return self._result
+
+    def _announce(self, kind: NoticeKind, text: str = "") -> None:
+        if self._announcer is not None:
+            self._announcer.post(kind, text)
 
     async def _fix(self, task: TaskInput) -> None:
         await self._step(Step.VALIDATE, TaskStatus.PENDING, names.VALIDATE_TASK, task, None, QUICK)
@@ -121,6 +144,7 @@ class BugFixWorkflow:
             SandboxRef,
             QUICK,
         )
+        self._announce(NoticeKind.SANDBOX_READY)
         target = SandboxTarget(task=task, sandbox=self._sandbox)
         workspace = await self._step(
             Step.WORKSPACE,
@@ -130,20 +154,20 @@ class BugFixWorkflow:
             WorkspaceReport,
             WORKSPACE_TIMEOUT,
         )
-        await self._agent_until_answered(task)
-        self._changes = await self._step(
-            Step.CHANGES,
-            TaskStatus.RUNNING,
-            names.COLLECT_CHANGES,
-            CollectRequest(task=task, sandbox=self._sandbox, workspace=workspace),
-            ChangeSet,
-            QUICK,
-        )
-        if not self._changes.repositories:
-            explanation = self._agent.summary if self._agent else ""
-            raise _Stop(TaskStatus.NO_CHANGE, explanation or "the agent changed nothing")
-        if task.require_approval:
-            await self._approval_gate(task)
+        session_id = str(workflow.uuid4())
+        await self._agent_until_answered(task, session_id, AgentMode.START, "")
+        collect = CollectRequest(task=task, sandbox=self._sandbox, workspace=workspace)
+        await self._collect_changes(collect)
+        for _ in range(MAX_REVISIONS):
+            if not task.require_approval:
+                break
+            feedback = await self._approval_gate(task)
+            if feedback is None:
+                break
+            await self._agent_until_answered(task, session_id, AgentMode.FEEDBACK, feedback)
+            await self._collect_changes(collect)
+        else:
+            raise _Stop(TaskStatus.FAILED, f"more than {MAX_REVISIONS} rounds of requested changes")
         self._pull_requests = await self._step(
             Step.PULL_REQUESTS,
             TaskStatus.CREATING_PRS,
@@ -155,16 +179,27 @@ class BugFixWorkflow:
             PUBLISH_TIMEOUT,
             retry=PUBLISH_RETRY,
         )
+        self._announce(NoticeKind.PR_OPENED)
         self._status = TaskStatus.COMPLETED
 
-    async def _agent_until_answered(self, task: TaskInput) -> None:
+    async def _collect_changes(self, collect: CollectRequest) -> None:
+        self._changes = await self._step(
+            Step.CHANGES, TaskStatus.RUNNING, names.COLLECT_CHANGES, collect, ChangeSet, QUICK
+        )
+        if not self._changes.repositories:
+            explanation = self._agent.summary if self._agent else ""
+            raise _Stop(TaskStatus.NO_CHANGE, explanation or "the agent changed nothing")
+
+    async def _agent_until_answered(
+        self, task: TaskInput, session_id: str, mode: AgentMode, message: str
+    ) -> None:
         """Run the agent; while it asks a question, wait for an answer and resume its session."""
-        session_id = str(workflow.uuid4())
-        mode, message = AgentMode.START, ""
         for _ in range(MAX_CLARIFICATIONS + 1):
+            self._announce(NoticeKind.AGENT_WORKING, message)
             result = await self._run_agent(task, session_id, mode, message)
             if result.outcome is not AgentOutcome.NEEDS_CLARIFICATION:
                 return
+            self._announce(NoticeKind.QUESTION, result.question or "")
             answer = await self._wait_for_answer(task, result.question or "")
             mode, message = AgentMode.ANSWER, answer.text
         raise _Stop(TaskStatus.FAILED, f"the agent asked more than {MAX_CLARIFICATIONS} questions")
@@ -199,29 +234,40 @@ class BugFixWorkflow:
         return result
 
     async def _wait_for_answer(self, task: TaskInput, question: str) -> Answer:
+        """The next answer not yet used: one sent while the agent was busy waits in the queue."""
         self._progress = f"question: {question}"
-        answered = len(self._answers)
         await self._wait(
-            lambda: len(self._answers) > answered,
+            lambda: len(self._answers) > self._answers_used,
             timedelta(seconds=task.approval_timeout_seconds),
             "nobody answered the agent's question in time",
         )
-        return self._answers[answered]
+        self._answers_used += 1
+        return self._answers[self._answers_used - 1]
 
-    async def _approval_gate(self, task: TaskInput) -> None:
+    async def _approval_gate(self, task: TaskInput) -> str | None:
+        """Wait for a decision: None when approved, the feedback when changes are requested."""
         self._status = TaskStatus.AWAITING_APPROVAL
+        self._change_request = None
         self._begin(Step.APPROVAL)
+        if self._announcer is not None:
+            await self._announcer.card()
         await self._wait(
-            lambda: self._decision is not None,
+            lambda: self._decision is not None or self._change_request is not None,
             timedelta(seconds=task.approval_timeout_seconds),
             "nobody approved or rejected the fix in time",
         )
         self._end(Step.APPROVAL)
+        if self._change_request is not None and self._decision is None:
+            request = self._change_request
+            self._announce(NoticeKind.DECIDED, f"changes requested by {request.by}")
+            return request.feedback
+        self._announce(NoticeKind.DECIDED)
         decision = self._decision.decision if self._decision else None
         if decision is None or not decision.approve:
             by = decision.by if decision else "nobody"
             reason = (decision.comment if decision else "") or "rejected"
             raise _Stop(TaskStatus.REJECTED, f"rejected by {by}: {reason}")
+        return None
 
     async def _wait(self, done: Callable[[], bool], timeout: timedelta, expiry: str) -> None:
         """Wait durably for done(), a cancel request, or the timeout (→ expired)."""
@@ -323,6 +369,8 @@ class BugFixWorkflow:
     def report_progress(self, progress: AgentProgress) -> None:
         """The agent activity's latest action (throttled by the activity)."""
         self._progress = progress.text
+        if self._announcer is not None and self._announcer.enabled:
+            self._announcer.progress(progress.text)
         if progress.cost_usd is not None and self._agent is None:
             self._cost = max(self._cost, progress.cost_usd)
 
@@ -369,6 +417,21 @@ class BugFixWorkflow:
             status=self._status,
             existing=self._decision,
         )
+
+    @workflow.update
+    def request_changes(self, request: ChangeRequest) -> None:
+        """Ask the agent to revise its fix; the same approvers' rules apply."""
+        self._change_request = request
+
+    @request_changes.validator
+    def _validate_change_request(self, request: ChangeRequest) -> None:
+        refusal = self._refusal(request.by) or (
+            None if request.feedback.strip() else "the requested changes are empty"
+        )
+        if refusal is None and self._change_request is not None:
+            refusal = f"changes were already requested by {self._change_request.by}"
+        if refusal:
+            raise ApplicationError(refusal, type="DecisionRefused", non_retryable=True)
 
     @workflow.update
     def answer(self, answer: Answer) -> None:

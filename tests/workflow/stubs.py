@@ -24,6 +24,8 @@ from orchestration.models import (
     CollectRequest,
     DestroyRequest,
     FileChange,
+    Notice,
+    NoticeReceipt,
     PreparedRepository,
     ProvisionRequest,
     PublishRequest,
@@ -88,11 +90,15 @@ class Stubs:
         change_for(task.repositories[0])
     ]
     agent_blocks: bool = False
+    agent_blocks_once: bool = False
+    release_agent: asyncio.Event = field(default_factory=asyncio.Event)
     agent_error: str | None = None
     calls: list[str] = field(default_factory=list)
     agent_requests: list[AgentRequest] = field(default_factory=list)
     published: list[PublishRequest] = field(default_factory=list)
     destroyed: list[str] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    notify_fails: bool = False
     agent_cancelled: asyncio.Event = field(default_factory=asyncio.Event)
 
     def activities(self) -> Sequence[Callable[..., Any]]:
@@ -104,6 +110,7 @@ class Stubs:
             self.collect,
             self.publish,
             self.destroy,
+            self.notify,
         ]
 
     @activity.defn(name=names.VALIDATE_TASK)
@@ -139,6 +146,8 @@ class Stubs:
             except asyncio.CancelledError:
                 self.agent_cancelled.set()
                 raise
+        if self.agent_blocks_once and len(self.agent_requests) == 1:
+            await self.release_agent.wait()
         if self.agent_error:
             raise ApplicationError(self.agent_error, type="AgentFailed", non_retryable=True)
         result = self.agent_results.pop(0)
@@ -164,6 +173,15 @@ class Stubs:
                 for i, c in enumerate(request.changes.repositories)
             ]
         )
+
+    @activity.defn(name=names.NOTIFY)
+    async def notify(self, notice: Notice) -> NoticeReceipt:
+        if self.notify_fails:
+            raise ApplicationError("channel_not_found", non_retryable=True)
+        self.notices.append(notice)
+        ts = f"1700000000.{len(self.notices):06d}"
+        channel = notice.thread.channel_id if notice.thread else "C1"
+        return NoticeReceipt(channel_id=channel, ts=ts)
 
     @activity.defn(name=names.DESTROY_SANDBOX)
     async def destroy(self, request: DestroyRequest) -> None:

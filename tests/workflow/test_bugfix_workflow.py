@@ -16,9 +16,12 @@ from orchestration.models import (
     AgentOutcome,
     Answer,
     CancelRequest,
+    ChangeRequest,
     Decision,
+    NoticeKind,
     RepositorySpec,
     SignalDecision,
+    SlackOrigin,
     TaskInput,
     TaskStatus,
     TaskView,
@@ -318,3 +321,99 @@ async def test_status_of_a_running_task_without_worker_says_what_to_start(
     with pytest.raises(NoWorker, match=f"task queue '{queue}'.*fixbot worker"):
         await gateway.status(task.task_id)
     await temporal_env.client.get_workflow_handle(workflow_id(task.task_id)).terminate()
+
+
+async def test_slack_task_notices_follow_the_task_in_order(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """A Slack task posts its root message first, the card at the gate, the decision on it,
+    the PR, and the final word; every later notice names the root message as its thread."""
+    stubs = Stubs()
+    gateway = harness(stubs)
+    task = make_task(slack=SlackOrigin(channel_id="C9"))
+    await gateway.start(task)
+    await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    await gateway.decide(task.task_id, Decision(approve=True, by="alice"))
+    await gateway.result(task.task_id)
+    kinds = [n.kind for n in stubs.notices if n.kind is not NoticeKind.PROGRESS]
+    assert kinds == [
+        NoticeKind.STARTED,
+        NoticeKind.SANDBOX_READY,
+        NoticeKind.AGENT_WORKING,
+        NoticeKind.CHANGES_READY,
+        NoticeKind.DECIDED,
+        NoticeKind.PR_OPENED,
+        NoticeKind.COMPLETED,
+    ]
+    root_ts = "1700000000.000001"
+    assert all(n.thread and n.thread.root_ts == root_ts for n in stubs.notices[1:])
+    decided = next(n for n in stubs.notices if n.kind is NoticeKind.DECIDED)
+    assert decided.thread is not None and decided.thread.card_ts is not None
+    assert decided.view.decision is not None and decided.view.decision.decision.by == "alice"
+
+
+async def test_failing_notifications_never_block_the_task(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """When every notice fails (say, channel_not_found), the task still completes."""
+    stubs = Stubs(notify_fails=True)
+    gateway = harness(stubs)
+    task = make_task(slack=SlackOrigin(channel_id="C-gone"), require_approval=False)
+    await gateway.start(task)
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.COMPLETED
+
+
+async def test_requested_changes_resume_the_session_and_ask_again(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """Request changes: the agent gets the feedback in the same session, a new card follows,
+    and the approval after it opens the PR."""
+    stubs = Stubs(agent_results=[agent_result(), agent_result(summary="revised")])
+    gateway = harness(stubs)
+    task = make_task(slack=SlackOrigin(channel_id="C9"))
+    await gateway.start(task)
+    await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    with pytest.raises(ActionRefused, match="not an approver"):
+        await gateway.request_changes(task.task_id, ChangeRequest(by="mallory", feedback="x"))
+    await gateway.request_changes(task.task_id, ChangeRequest(by="bob", feedback="use Decimal"))
+    for _ in range(100):
+        if (
+            len(stubs.agent_requests) == 2
+            and (await gateway.status(task.task_id)).status is TaskStatus.AWAITING_APPROVAL
+        ):
+            break
+        await asyncio.sleep(0.05)
+    first, second = stubs.agent_requests
+    assert (second.mode, second.message, second.session_id) == (
+        AgentMode.FEEDBACK,
+        "use Decimal",
+        first.session_id,
+    )
+    await gateway.decide(task.task_id, Decision(approve=True, by="alice"))
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.COMPLETED and result.summary == "revised"
+    cards = [n for n in stubs.notices if n.kind is NoticeKind.CHANGES_READY]
+    assert len(cards) == 2
+
+
+async def test_an_answer_sent_early_is_queued_not_dropped(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """A reply that arrives while the agent is still busy answers its next question."""
+    stubs = Stubs(
+        agent_results=[
+            agent_result(AgentOutcome.NEEDS_CLARIFICATION, question="Which currency?"),
+            agent_result(),
+        ],
+        agent_blocks_once=True,
+    )
+    gateway = harness(stubs)
+    task = make_task(require_approval=False)
+    await gateway.start(task)
+    await wait_for_status(gateway, task, TaskStatus.RUNNING)
+    await gateway.answer(task.task_id, Answer(by="rita", text="Euros"))
+    stubs.release_agent.set()
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.COMPLETED
+    assert stubs.agent_requests[1].message == "Euros"
