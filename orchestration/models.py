@@ -323,6 +323,8 @@ class TaskView(BaseModel):
     refused: list[RefusedAction] = Field(default_factory=list)
     error: str | None = None
     result: TaskResult | None = None  # once the task has ended
+    revision: int = 0  # which approval card this is (1 for the first, 2 after changes...)
+    change_request: ChangeRequest | None = None
 
 
 class TaskResult(BaseModel):
@@ -353,9 +355,6 @@ class Answer(BaseModel):
 
     by: str
     text: str
-
-
-TaskView.model_rebuild()
 
 
 class NoticeKind(StrEnum):
@@ -408,3 +407,6 @@ class ChangeRequest(BaseModel):
 
     by: str
     feedback: str
+
+
+TaskView.model_rebuild()

@@ -70,6 +70,20 @@ class GitSettings(BaseModel):
     draft_pull_requests: bool = False
 
 
+class SlackSettings(BaseModel):
+    """Who may do what from Slack, and what the /fixbug modal offers."""
+
+    start_channels: list[str] = Field(default_factory=list)  # empty: any channel
+    start_users: list[str] = Field(default_factory=list)  # empty (with no groups): anyone
+    start_usergroups: list[str] = Field(default_factory=list)
+    approver_users: list[str] = Field(default_factory=list)  # empty (with no groups): anyone
+    approver_usergroups: list[str] = Field(default_factory=list)
+    repositories: list[str] = Field(default_factory=list)  # URL[#branch] offered in the modal
+    channel_repositories: dict[str, list[str]] = Field(default_factory=dict)  # channel → default
+    usergroup_cache_seconds: int = 300
+    status_edit_interval_seconds: float = 3.0
+
+
 class Settings(BaseSettings):
     """All settings; nested sections use FIXBOT_<SECTION>__<NAME> (e.g. FIXBOT_SANDBOX__IMAGE)."""
 
@@ -101,6 +115,15 @@ class Settings(BaseSettings):
     github_web_host: str = "github.com"
     github_request_retries: int = 5  # PyGithub's own retries (5xx, rate limits) before Temporal's
     github_throttle: bool = True  # PyGithub's pacing between requests, as GitHub asks of bots
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL")
+    )
     temporal_address: str | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_ADDRESS")
     )
@@ -118,6 +141,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
     git: GitSettings = Field(default_factory=GitSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
     @field_validator("log_format")
     @classmethod
@@ -144,6 +168,11 @@ class Settings(BaseSettings):
         server's data directory) and namespace whose workflows they belong to."""
         server = self.temporal_address or f"embedded:{self.data_dir}"
         return f"{self.temporal_namespace}@{server}"
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Both Slack tokens are set (Socket Mode needs the app-level one)."""
+        return self.slack_bot_token is not None and self.slack_app_token is not None
 
     @property
     def mirror_dir(self) -> Path:
@@ -232,6 +261,12 @@ def _parses(value: str | None) -> bool:
 
 
 _CONVENTIONAL = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_api_url": "SLACK_API_URL",
+    "SLACK_BOT_TOKEN": "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN": "SLACK_APP_TOKEN",
+    "SLACK_API_URL": "SLACK_API_URL",
     "anthropic_api_key": "ANTHROPIC_API_KEY",
     "anthropic_base_url": "ANTHROPIC_BASE_URL",
     "github_token": "GITHUB_TOKEN",

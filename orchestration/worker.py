@@ -62,7 +62,7 @@ def build_worker(
             _router(settings),
             author_name=settings.git.author_name,
             author_email=settings.git.author_email,
-            run_url=_run_url(settings),
+            run_url=run_url_for(settings),
         ).publish,
         NotifyActivities(notifier or NullNotifier()).notify,
     ]
@@ -149,7 +149,9 @@ def _github_forge(settings: Settings, token: str) -> GitHubForge:
     )
 
 
-def _run_url(settings: Settings) -> Callable[[str, str], str | None]:
+def run_url_for(settings: Settings) -> Callable[[str, str], str | None]:
+    """Links to a run in the Temporal Web UI, when its address is configured."""
+
     def url(workflow_id: str, run_id: str) -> str | None:
         base = settings.temporal_ui_url
         if not base:

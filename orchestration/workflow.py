@@ -102,6 +102,7 @@ class BugFixWorkflow:
         self._answers: list[Answer] = []
         self._answers_used = 0
         self._change_request: ChangeRequest | None = None
+        self._revision = 0
         self._announcer: Announcer | None = None
         self._refused: list[RefusedAction] = []
         self._cancel: CancelRequest | None = None
@@ -248,6 +249,7 @@ class BugFixWorkflow:
         """Wait for a decision: None when approved, the feedback when changes are requested."""
         self._status = TaskStatus.AWAITING_APPROVAL
         self._change_request = None
+        self._revision += 1
         self._begin(Step.APPROVAL)
         if self._announcer is not None:
             await self._announcer.card()
@@ -456,6 +458,14 @@ class BugFixWorkflow:
     def _validate_cancel(self, request: CancelRequest) -> None:
         if self._status.is_terminal or self._result is not None:
             raise ApplicationError(f"the task has ended ({self._status.value})", non_retryable=True)
+        task = self._require_task()
+        approvers = task.policy.approvers
+        if approvers and request.by not in approvers and request.by != task.requester:
+            raise ApplicationError(
+                f"{request.by} may not cancel this task (only its requester or an approver)",
+                type="DecisionRefused",
+                non_retryable=True,
+            )
 
     @workflow.signal
     def cancel(self, request: CancelRequest | None = None) -> None:
@@ -481,6 +491,8 @@ class BugFixWorkflow:
             pull_requests=self._pull_requests.pull_requests if self._pull_requests else [],
             decision=self._decision,
             refused=list(self._refused),
+            revision=self._revision,
+            change_request=self._change_request,
             error=self._error,
         )
 

@@ -52,11 +52,14 @@ def settings_or_exit() -> Settings:
     except SettingsError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    secrets = [
-        s.get_secret_value()
-        for s in (settings.anthropic_api_key, settings.github_token, settings.temporal_api_key)
-        if s is not None
-    ]
+    held = (
+        settings.anthropic_api_key,
+        settings.github_token,
+        settings.temporal_api_key,
+        settings.slack_bot_token,
+        settings.slack_app_token,
+    )
+    secrets = [s.get_secret_value() for s in held if s is not None]
     configure_logging(settings.log_level, settings.log_format, secrets)
     return settings
 
@@ -236,8 +239,17 @@ def worker() -> None:
 
 
 @app.command()
+def bot() -> None:
+    """Run the Slack bot (Socket Mode) against TEMPORAL_ADDRESS."""
+    settings = settings_or_exit()
+    from bot.cli.serve import serve_bot
+
+    run(serve_bot(settings))
+
+
+@app.command()
 def dev() -> None:
-    """Run the embedded Temporal dev server and a worker in this process."""
+    """Run the embedded Temporal dev server, a worker and (with Slack tokens) the bot."""
     settings = settings_or_exit()
     from bot.cli.serve import serve_dev
 

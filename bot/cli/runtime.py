@@ -11,13 +11,41 @@ from temporalio.client import Client
 
 from orchestration.dev_server import DevServer
 from orchestration.gateway import TaskGateway
+from orchestration.notify import Notifier
 from orchestration.settings import Settings
 from orchestration.temporal_client import connect
-from orchestration.worker import build_worker, reap_forever
+from orchestration.worker import build_worker, reap_forever, run_url_for
 from sandbox.interface import Sandbox
 
 EMBEDDED_PORT = 7233
 EMBEDDED_UI_PORT = 8233
+
+
+def notifier_for(settings: Settings) -> Notifier | None:
+    """The Slack notifier when a bot token is set; otherwise notices only reach the log."""
+    if settings.slack_bot_token is None:
+        return None
+    from bot.slack.app import slack_client
+    from bot.slack.notifier import SlackNotifier
+
+    return SlackNotifier(
+        slack_client(settings),
+        run_url_for(settings),
+        edit_interval_seconds=settings.slack.status_edit_interval_seconds,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _maybe_slack(
+    settings: Settings, gateway: TaskGateway, wanted: bool
+) -> AsyncIterator[None]:
+    if not (wanted and settings.slack_enabled):
+        yield
+        return
+    from bot.slack.app import socket_mode
+
+    async with socket_mode(settings, gateway):
+        yield
 
 
 @dataclass
@@ -55,7 +83,7 @@ async def embedded_temporal(
 
 @contextlib.asynccontextmanager
 async def running_backend(
-    settings: Settings, backend: Sandbox, *, fixed_ports: bool = True
+    settings: Settings, backend: Sandbox, *, fixed_ports: bool = True, with_slack: bool = False
 ) -> AsyncIterator[Runtime]:
     """Temporal plus a worker (and its reaper) running in the background of this process."""
     async with embedded_temporal(settings, fixed_ports=fixed_ports) as (address, ui_url):
@@ -63,13 +91,13 @@ async def running_backend(
             settings = settings.model_copy(update={"temporal_ui_url": ui_url})
         client = await connect(settings, address)
         gateway = TaskGateway(client, settings.temporal_task_queue)
-        worker = build_worker(client, settings, backend)
+        worker = build_worker(client, settings, backend, notifier_for(settings))
         reaper = asyncio.create_task(
             reap_forever(
                 backend, gateway, settings.sandbox_owner, settings.sandbox.reap_interval_seconds
             )
         )
-        async with worker:
+        async with worker, _maybe_slack(settings, gateway, with_slack):
             try:
                 yield Runtime(client=client, gateway=gateway, ui_url=ui_url)
             finally:

@@ -7,9 +7,9 @@ import signal
 from pathlib import Path
 
 from bot.cli.render import console
-from bot.cli.runtime import docker_backend, running_backend
+from bot.cli.runtime import docker_backend, notifier_for, running_backend
 from orchestration.gateway import TaskGateway
-from orchestration.settings import Settings
+from orchestration.settings import Settings, SettingsError
 from orchestration.temporal_client import connect
 from orchestration.worker import build_worker, reap_forever
 
@@ -29,7 +29,7 @@ async def serve_worker(settings: Settings) -> None:
     )
     console.print(f"worker polling task queue {settings.temporal_task_queue!r}")
     try:
-        async with build_worker(client, settings, backend):
+        async with build_worker(client, settings, backend, notifier_for(settings)):
             await until_stopped()
     finally:
         reaper.cancel()
@@ -39,7 +39,9 @@ async def serve_worker(settings: Settings) -> None:
 async def serve_dev(settings: Settings) -> None:
     """Embedded Temporal plus a worker, until interrupted."""
     backend = await asyncio.to_thread(docker_backend)
-    async with running_backend(settings, backend) as runtime:
+    async with running_backend(settings, backend, with_slack=True) as runtime:
+        if settings.slack_enabled:
+            console.print("Slack bot connected over Socket Mode")
         console.print(
             "Temporal Web UI: "
             + (runtime.ui_url or settings.temporal_ui_url or "(configured cluster)")
@@ -60,6 +62,20 @@ async def until_stopped() -> None:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+async def serve_bot(settings: Settings) -> None:
+    """The Slack bot (Socket Mode) against TEMPORAL_ADDRESS, until interrupted."""
+    from bot.slack.app import socket_mode
+
+    if not settings.slack_enabled:
+        raise SettingsError(
+            "the Slack bot needs SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…)"
+        )
+    gateway = TaskGateway(await connect(settings), settings.temporal_task_queue)
+    async with socket_mode(settings, gateway):
+        console.print("Slack bot connected over Socket Mode")
+        await until_stopped()
 
 
 async def build_image(settings: Settings, *, base_image: str | None, tag: str | None) -> None:

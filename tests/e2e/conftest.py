@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from orchestration.gateway import TaskGateway
 from orchestration.models import TaskInput, TaskResult, TaskStatus, TaskView
-from orchestration.settings import GitSettings, SandboxSettings, Settings
+from orchestration.settings import Settings
 from orchestration.worker import build_worker
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
-from tests.support.images import TEST_IMAGE, ensure_test_image
+from tests.support.images import ensure_test_image
+from tests.support.settings import e2e_settings
 
 
 @pytest.fixture(scope="session")
@@ -34,25 +34,6 @@ def sandbox_image() -> str:
 def fake_github() -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         yield fake
-
-
-def e2e_settings(data_dir: Path, github: FakeGitHub, model_url: str, queue: str) -> Settings:
-    """Worker settings pointing every external service at the local stand-ins."""
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=data_dir,
-        anthropic_base_url=model_url,
-        anthropic_api_key=SecretStr("sk-ant-e2e-not-a-real-key-000000"),
-        github_token=SecretStr(github.token),
-        github_api_url=github.api_url,
-        github_web_host=github.web_host,
-        github_request_retries=0,
-        github_throttle=False,
-        temporal_task_queue=queue,
-        temporal_ui_url="http://127.0.0.1:8233",
-        sandbox=SandboxSettings(image=TEST_IMAGE, network="host"),
-        git=GitSettings(allowed_hosts=[github.web_host], allowed_schemes=["http"]),
-    )
 
 
 @dataclass

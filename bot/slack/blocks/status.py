@@ -1,0 +1,84 @@
+"""A task's status in words: emoji, status, current step, latest progress, cost so far."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.slack.blocks.limits import truncate_mrkdwn
+from bot.slack.blocks.text import escape, money
+from orchestration.models import Step, TaskStatus, TaskView, TokenUsage
+
+PROGRESS_CHARS = 200
+
+_WORDS: dict[TaskStatus, tuple[str, str]] = {
+    TaskStatus.PENDING: (":hourglass:", "Queued"),
+    TaskStatus.PROVISIONING: (":package:", "Starting a sandbox"),
+    TaskStatus.PREPARING: (":card_file_box:", "Preparing the repositories"),
+    TaskStatus.RUNNING: (":hourglass_flowing_sand:", "Running"),
+    TaskStatus.AWAITING_APPROVAL: (":eyes:", "Waiting for approval"),
+    TaskStatus.CREATING_PRS: (":arrows_counterclockwise:", "Opening pull requests"),
+    TaskStatus.COMPLETED: (":white_check_mark:", "Completed"),
+    TaskStatus.NO_CHANGE: (":white_circle:", "No change needed"),
+    TaskStatus.FAILED: (":x:", "Failed"),
+    TaskStatus.REJECTED: (":no_entry:", "Rejected"),
+    TaskStatus.CANCELLED: (":stop_sign:", "Cancelled"),
+    TaskStatus.EXPIRED: (":alarm_clock:", "Expired"),
+}
+
+_ACTIVE = {TaskStatus.PROVISIONING, TaskStatus.PREPARING, TaskStatus.RUNNING}
+
+_STEP_WORDS: dict[Step, str] = {
+    Step.VALIDATE: "validate",
+    Step.PROVISION: "sandbox",
+    Step.WORKSPACE: "workspace",
+    Step.AGENT: "agent",
+    Step.CHANGES: "changes",
+    Step.APPROVAL: "approval",
+    Step.PULL_REQUESTS: "pull requests",
+    Step.CLEANUP: "cleanup",
+}
+
+
+def status_words(status: TaskStatus) -> str:
+    """The status as emoji and words, e.g. ":hourglass_flowing_sand: Running"."""
+    emoji, words = _WORDS[status]
+    return f"{emoji} {words}"
+
+
+def status_line(view: TaskView) -> str:
+    """One mrkdwn line: status, current step and latest progress, cost so far."""
+    parts = [status_words(view.status)]
+    doing = _doing(view)
+    if doing:
+        parts.append(doing)
+    if view.cost_usd > 0:
+        parts.append(money(view.cost_usd))
+    return " — ".join(parts)
+
+
+def _doing(view: TaskView) -> str:
+    """The current step and latest progress while work is going on; nothing otherwise."""
+    if view.status not in _ACTIVE:
+        return ""
+    step = _STEP_WORDS[view.current_step] if view.current_step else ""
+    progress = " ".join((view.last_progress or "").split())
+    progress = truncate_mrkdwn(escape(progress), PROGRESS_CHARS)
+    if step and progress:
+        return f"{step}: {progress}"
+    return step or progress
+
+
+def elapsed_seconds(view: TaskView) -> float | None:
+    """Seconds from the first step's start to the latest recorded moment."""
+    if view.result is not None and view.result.step_seconds:
+        return sum(view.result.step_seconds.values())
+    if not view.steps:
+        return None
+    start = min(t.started_at for t in view.steps)
+    moments: list[datetime] = [t.finished_at or t.started_at for t in view.steps]
+    return (max(moments) - start).total_seconds()
+
+
+def usage(view: TaskView) -> TokenUsage | None:
+    """The tokens used, when the view carries them (only once the task has a result)."""
+    return view.result.usage if view.result is not None else None

@@ -1,0 +1,142 @@
+"""Ready-made tasks, views and notices for the Block Kit tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from orchestration.models import (
+    ChangeSet,
+    Decision,
+    DecisionRecord,
+    FileChange,
+    Notice,
+    NoticeKind,
+    PullRequestRef,
+    RepositoryChange,
+    RepositorySpec,
+    Step,
+    StepTiming,
+    TaskInput,
+    TaskResult,
+    TaskStatus,
+    TaskView,
+    TokenUsage,
+)
+
+TASK_ID = "20261124-3fa9c2"
+RUN_URL = "https://temporal.example.com/namespaces/default/workflows/fix-20261124-3fa9c2/run-1"
+START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def repo(name: str = "calc", branch: str = "main") -> RepositorySpec:
+    return RepositorySpec(url=f"https://github.com/acme/{name}", branch=branch, name=name)
+
+
+def task(**changes: object) -> TaskInput:
+    values: dict[str, object] = {
+        "task_id": TASK_ID,
+        "title": "add() subtracts",
+        "description": "add(1, 2) returns -1",
+        "repositories": [repo()],
+        "requester": "U012ABCDEF",
+        "created_at": START,
+    }
+    values.update(changes)
+    return TaskInput.model_validate(values)
+
+
+def steps() -> list[StepTiming]:
+    return [
+        StepTiming(
+            step=Step.PROVISION, started_at=START, finished_at=START + timedelta(seconds=20)
+        ),
+        StepTiming(
+            step=Step.AGENT,
+            started_at=START + timedelta(seconds=20),
+            finished_at=START + timedelta(seconds=200),
+        ),
+        StepTiming(step=Step.APPROVAL, started_at=START + timedelta(seconds=252)),
+    ]
+
+
+def changes(repositories: int = 1, files: int = 2) -> ChangeSet:
+    return ChangeSet(
+        repositories=[
+            RepositoryChange(
+                repository=repo(f"repo{r}"),
+                base_commit="0" * 40,
+                files=[
+                    FileChange(path=f"src/module_{i}.py", additions=i, deletions=1)
+                    for i in range(files)
+                ],
+                patch="",
+                patch_sha256="",
+            )
+            for r in range(repositories)
+        ]
+    )
+
+
+def view(status: TaskStatus = TaskStatus.RUNNING, **changes: object) -> TaskView:
+    values: dict[str, object] = {
+        "task_id": TASK_ID,
+        "title": "add() subtracts",
+        "status": status,
+        "current_step": Step.AGENT,
+        "steps": steps(),
+        "last_progress": "Edit pricing.py",
+        "cost_usd": 0.12,
+    }
+    values.update(changes)
+    return TaskView.model_validate(values)
+
+
+def awaiting(
+    summary: str = "Fixed the sign in add().", change_set: ChangeSet | None = None
+) -> TaskView:
+    return view(
+        TaskStatus.AWAITING_APPROVAL,
+        current_step=Step.APPROVAL,
+        summary=summary,
+        changes=change_set or changes(),
+        cost_usd=0.28,
+    )
+
+
+def notice(kind: NoticeKind, the_view: TaskView | None = None, **changes: object) -> Notice:
+    values: dict[str, object] = {
+        "kind": kind,
+        "task": task(),
+        "view": the_view or view(),
+        "run_url": RUN_URL,
+    }
+    values.update(changes)
+    return Notice.model_validate(values)
+
+
+def record(approve: bool = True, by: str = "U0APPROVER", comment: str = "") -> DecisionRecord:
+    return DecisionRecord(
+        decision=Decision(approve=approve, by=by, comment=comment),
+        at=START + timedelta(minutes=10),
+    )
+
+
+def pull_request(name: str = "calc", number: int = 7) -> PullRequestRef:
+    return PullRequestRef(
+        repository=f"acme/{name}",
+        branch=f"fixbot/{TASK_ID}",
+        url=f"https://github.com/acme/{name}/pull/{number}",
+        number=number,
+    )
+
+
+def result(status: TaskStatus = TaskStatus.COMPLETED) -> TaskResult:
+    return TaskResult(
+        task_id=TASK_ID,
+        status=status,
+        summary="Fixed the sign in add().",
+        pull_requests=[pull_request()],
+        cost_usd=0.31,
+        usage=TokenUsage(input_tokens=12_000, output_tokens=3_400),
+        step_seconds={"provision": 20.0, "agent": 180.0, "pull_requests": 5.0},
+    )

@@ -1,0 +1,122 @@
+"""The approval card and its decided form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.slack import ids
+from bot.slack.blocks import approval_card, decided_card
+from orchestration.models import NoticeKind, TaskResult, TaskStatus
+from tests.slack_blocks import factories as f
+from tests.slack_blocks.slack_rules import (
+    all_texts,
+    buttons,
+    message_problems,
+    mrkdwn_texts,
+)
+
+
+def card(summary: str = "Fixed the sign in add().", round: int = 1) -> dict[str, Any]:
+    return approval_card(f.notice(NoticeKind.CHANGES_READY, f.awaiting(summary)), round)
+
+
+def test_card_shows_summary_changes_and_costs() -> None:
+    """Summary, repository with diffstat, each file's counts, cost and time so far."""
+    message = card()
+    assert message_problems(message) == []
+    texts = "\n".join(mrkdwn_texts(message))
+    assert "Fixed the sign in add()." in texts
+    assert "2 file(s) changed, +1 -2" in texts
+    assert "`src/module_1.py` +1 -1" in texts
+    assert "$0.28" in texts
+    assert "4m 12s" in texts
+    assert "Revision" not in "\n".join(all_texts(message))
+
+
+def test_card_buttons_use_the_ids_and_carry_the_task_id() -> None:
+    """Approve (primary), Request changes, Reject (danger) all carry the task id."""
+    approve, changes, reject = buttons(card())
+    assert (approve["action_id"], approve["style"]) == (ids.APPROVE, "primary")
+    assert changes["action_id"] == ids.REQUEST_CHANGES
+    assert (reject["action_id"], reject["style"]) == (ids.REJECT, "danger")
+    assert {b["value"] for b in (approve, changes, reject)} == {f.TASK_ID}
+
+
+def test_reject_asks_for_confirmation() -> None:
+    """Reject opens a "Reject this fix?" confirmation dialog; Approve does not."""
+    approve, _, reject = buttons(card())
+    assert reject["confirm"]["title"]["text"] == "Reject this fix?"
+    assert "confirm" not in approve
+
+
+def test_second_round_says_revision_2() -> None:
+    """A card after requested changes says "Revision 2"."""
+    assert "Revision 2" in "\n".join(all_texts(card(round=2)))
+
+
+def test_summary_cannot_inject_mentions_or_links() -> None:
+    """The agent's summary is escaped."""
+    message = card("<!channel> <https://evil|click> <@U999>")
+    for text in mrkdwn_texts(message):
+        assert "<!channel>" not in text and "<https://evil" not in text and "<@U999>" not in text
+
+
+def test_long_summary_is_cut_with_a_link_to_the_run() -> None:
+    """A 100 KB summary is cut to fit and ends with the run link."""
+    message = card("x" * 100_000)
+    assert message_problems(message) == []
+    summary = message["blocks"][2]["text"]["text"]
+    assert summary.endswith(f"(full text: <{f.RUN_URL}|in the run>)")
+
+
+def test_tokens_are_shown_when_known() -> None:
+    """With a result in the view, the card shows the tokens used."""
+    view = f.awaiting().model_copy(update={"result": f.result()})
+    message = approval_card(f.notice(NoticeKind.CHANGES_READY, view), 1)
+    assert "15.4k tokens" in "\n".join(mrkdwn_texts(message))
+
+
+def test_decided_card_has_no_buttons_and_says_who_approved() -> None:
+    """The decided card keeps the content, drops the actions, names the approver and time."""
+    notice = f.notice(NoticeKind.DECIDED, f.awaiting())
+    message = decided_card(notice, f.record(approve=True))
+    assert message_problems(message) == []
+    assert all(b["type"] != "actions" for b in message["blocks"])
+    last = message["blocks"][-1]["text"]["text"]
+    assert last.startswith(":white_check_mark: Approved by <@U0APPROVER> at <!date^")
+    assert "2 file(s) changed" in "\n".join(mrkdwn_texts(message))
+
+
+def test_decided_card_for_a_rejection_gives_the_reason_escaped() -> None:
+    """A rejection shows who and why; the reason cannot inject a mention."""
+    notice = f.notice(NoticeKind.DECIDED, f.awaiting())
+    message = decided_card(notice, f.record(approve=False, comment="wrong fix <!here>"))
+    last = message["blocks"][-1]["text"]["text"]
+    assert last.startswith(":no_entry: Rejected by <@U0APPROVER>")
+    assert last.endswith("— wrong fix &lt;!here&gt;")
+
+
+def test_decided_card_for_requested_changes() -> None:
+    """Requested changes name the reviewer and quote the feedback."""
+    notice = f.notice(NoticeKind.DECIDED, f.awaiting())
+    record = f.record(approve=False, comment="also fix sub() & <b>")
+    message = decided_card(notice, record, changes_requested=True)
+    last = message["blocks"][-1]["text"]["text"]
+    assert last.startswith(":memo: Changes requested by <@U0APPROVER>")
+    assert last.endswith("\n>also fix sub() &amp; &lt;b&gt;")
+
+
+def test_card_without_changes_says_so() -> None:
+    """An empty change set reads "No files changed" instead of an empty list."""
+    view = f.view(TaskStatus.AWAITING_APPROVAL, changes=None, summary="")
+    message = approval_card(f.notice(NoticeKind.CHANGES_READY, view), 1)
+    texts = "\n".join(mrkdwn_texts(message))
+    assert "No files changed" in texts and "no summary" in texts
+
+
+def test_result_cost_wins_over_the_running_cost() -> None:
+    """Once a result exists, its cost is the one shown."""
+    result = TaskResult(task_id=f.TASK_ID, status=TaskStatus.COMPLETED, cost_usd=1.5)
+    view = f.awaiting().model_copy(update={"result": result})
+    message = approval_card(f.notice(NoticeKind.CHANGES_READY, view), 1)
+    assert "$1.50" in "\n".join(mrkdwn_texts(message))

@@ -1,0 +1,30 @@
+"""Worker settings for tests that run the real loop against local stand-ins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from orchestration.settings import GitSettings, SandboxSettings, Settings
+from tests.fakes.github import FakeGitHub
+from tests.support.images import TEST_IMAGE
+
+
+def e2e_settings(data_dir: Path, github: FakeGitHub, model_url: str, queue: str) -> Settings:
+    """Worker settings pointing every external service at the local stand-ins."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=data_dir,
+        anthropic_base_url=model_url,
+        anthropic_api_key=SecretStr("sk-ant-e2e-not-a-real-key-000000"),
+        github_token=SecretStr(github.token),
+        github_api_url=github.api_url,
+        github_web_host=github.web_host,
+        github_request_retries=0,
+        github_throttle=False,
+        temporal_task_queue=queue,
+        temporal_ui_url="http://127.0.0.1:8233",
+        sandbox=SandboxSettings(image=TEST_IMAGE, network="host"),
+        git=GitSettings(allowed_hosts=[github.web_host], allowed_schemes=["http"]),
+    )
