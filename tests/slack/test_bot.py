@@ -196,3 +196,12 @@ async def _eventually(fetch: Any, count: int, tries: int = 100) -> Any:
             return found
         await asyncio.sleep(0.05)
     raise AssertionError(f"expected {count}, found {len(found)}")
+
+
+async def test_over_long_title_is_refused_with_the_limit(start_bot: StartBot) -> None:
+    """A title past the limit gets the specific problem back; nothing starts."""
+    bot = await start_bot()
+    await bot.slack.send(slash_command(f"{'x' * 300} {REPO}", USER, CHANNEL))
+    response = await bot.slack.wait_for_response()
+    assert "title: 300 characters, at most 200" in str(response.body)
+    assert not await bot.started_tasks()

@@ -48,6 +48,7 @@ async def test_fixbug_to_pull_request_with_refused_and_allowed_clicks(
     url = loop.github.create_repo("acme", "shop", SHOP)
     _, root, task_id = await start_fixbug(loop, f"Discounts raise prices {url}")
     assert "Discounts raise prices" in str(root["blocks"])
+    assert f"/workflows/fixbot-{task_id}/" in str(root["blocks"])  # the run in the Web UI
     card = (await loop.wait_for_cards(str(root["ts"]), 1))[0]
     assert "pricing.py" in str(card["blocks"])
     await click(loop, ids.APPROVE, task_id, STRANGER, str(card["ts"]))
