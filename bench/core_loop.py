@@ -46,7 +46,7 @@ async def run_tasks(workdir: Path, runs: int) -> list[tuple[float, TaskResult]]:
             data_dir=workdir / "state",
             anthropic_base_url=model.url,
             anthropic_api_key=SecretStr("scripted"),
-            sandbox=SandboxSettings(image=TEST_IMAGE, network="host"),
+            sandbox=SandboxSettings(image=TEST_IMAGE),
             git=GitSettings(allow_local_repositories=True),
         )
         async with running_backend(settings, docker_backend(), fixed_ports=False) as runtime:

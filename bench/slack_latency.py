@@ -33,7 +33,7 @@ from orchestration.dev_server import temporal_binary
 from orchestration.gateway import TaskGateway
 from orchestration.models import CancelRequest
 from orchestration.settings import GitSettings, SandboxSettings, Settings
-from orchestration.worker import build_worker
+from orchestration.worker import build_worker, model_proxy
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack, slash_command
 from tests.support.images import TEST_IMAGE, ensure_test_image
@@ -119,20 +119,35 @@ async def first_messages(env: WorkflowEnvironment, count: int, data_dir: Path) -
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         settings = settings_for(fake, queue, data_dir)
         gateway = TaskGateway(env.client, queue)
-        worker = build_worker(env.client, settings, DockerSandbox(), notifier_for(settings))
-        async with worker, socket_mode(settings, gateway):
-            await fake.wait_connected()
-            for i in range(count):
-                channel = f"C0FIRST{i}"
-                sent = time.perf_counter()
-                await fake.send(slash_command(f"Bug {REPO}", "U0USER0001", channel))
-                await fake.wait_until(lambda c=channel: bool(fake.messages(c)), 30, "root message")
-                times.append(time.perf_counter() - sent)
-                root: dict[str, Any] = fake.messages(channel)[0]
-                task_id = root["metadata"]["event_payload"]["task_id"]
-                await gateway.cancel(task_id, CancelRequest(by="U0USER0001"))
-                await gateway.result(task_id)
+        async with model_proxy(settings) as proxy:
+            worker = build_worker(
+                env.client, settings, DockerSandbox(), notifier_for(settings), proxy=proxy
+            )
+            await run_firsts(fake, worker, settings, gateway, count, times)
     return times
+
+
+async def run_firsts(
+    fake: FakeSlack,
+    worker: Any,
+    settings: Settings,
+    gateway: TaskGateway,
+    count: int,
+    times: list[float],
+) -> None:
+    """Send commands one by one and time each root message; cancel each task after."""
+    async with worker, socket_mode(settings, gateway):
+        await fake.wait_connected()
+        for i in range(count):
+            channel = f"C0FIRST{i}"
+            sent = time.perf_counter()
+            await fake.send(slash_command(f"Bug {REPO}", "U0USER0001", channel))
+            await fake.wait_until(lambda c=channel: bool(fake.messages(c)), 30, "root message")
+            times.append(time.perf_counter() - sent)
+            root: dict[str, Any] = fake.messages(channel)[0]
+            task_id = root["metadata"]["event_payload"]["task_id"]
+            await gateway.cancel(task_id, CancelRequest(by="U0USER0001"))
+            await gateway.result(task_id)
 
 
 async def terminate(env: WorkflowEnvironment, queue: str) -> None:

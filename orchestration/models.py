@@ -7,6 +7,7 @@ This module has no side effects and imports nothing with I/O (the workflow sandb
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 
@@ -111,6 +112,7 @@ class SandboxRef(BaseModel):
 class ProvisionRequest(BaseModel):
     task_id: str
     workflow_id: str
+    budget_usd: float = 5.0  # what the model proxy lets this task spend
 
 
 class SandboxTarget(BaseModel):
@@ -224,6 +226,7 @@ class RepositoryChange(BaseModel):
     files: list[FileChange]
     patch: str
     patch_sha256: str
+    protected_files: list[str] = Field(default_factory=list)  # under protected paths
 
     @property
     def diffstat(self) -> str:
@@ -236,6 +239,17 @@ class ChangeSet(BaseModel):
     """The changed repositories only; empty means the agent changed nothing."""
 
     repositories: list[RepositoryChange] = Field(default_factory=list)
+    protected_paths_allowed: bool = False  # the deployment lets fixbot push protected paths
+
+    @property
+    def digest(self) -> str:
+        """One hash over every repository's exact patch: what an approval approves."""
+        lines = sorted(f"{c.repository.name}:{c.patch_sha256}" for c in self.repositories)
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    @property
+    def protected_files(self) -> list[str]:
+        return [f"{c.repository.name}/{p}" for c in self.repositories for p in c.protected_files]
 
 
 class PublishRequest(BaseModel):
@@ -246,6 +260,7 @@ class PublishRequest(BaseModel):
     summary: str
     cost_usd: float
     run_url: str | None = None
+    approved_digest: str | None = None  # the push refuses any other change
 
 
 class PullRequestRef(BaseModel):
@@ -272,11 +287,13 @@ class Decision(BaseModel):
     approve: bool
     by: str
     comment: str = ""
+    diff_sha256: str | None = None  # the ChangeSet.digest the person reviewed, when known
 
 
 class DecisionRecord(BaseModel):
     decision: Decision
     at: datetime
+    approved_digest: str | None = None  # ChangeSet.digest of the change that was decided on
 
 
 class RefusedAction(BaseModel):
@@ -341,6 +358,7 @@ class TaskResult(BaseModel):
     step_seconds: dict[str, float] = Field(default_factory=dict)
     decision: DecisionRecord | None = None
     error: str | None = None
+    audit: AuditTrail | None = None
 
 
 class SignalDecision(BaseModel):
@@ -409,4 +427,18 @@ class ChangeRequest(BaseModel):
     feedback: str
 
 
+class AuditTrail(BaseModel):
+    """Who did what to a task, for the record: in the result and in one log line."""
+
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    approved: bool | None = None
+    approved_digest: str | None = None
+    refused: list[RefusedAction] = Field(default_factory=list)
+    pushed_branches: list[str] = Field(default_factory=list)
+
+
 TaskView.model_rebuild()
+TaskResult.model_rebuild()

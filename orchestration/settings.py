@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import typing
 from pathlib import Path
 
@@ -41,11 +42,18 @@ class SandboxSettings(BaseModel):
     base_image: str = "debian:bookworm-slim"
     extra_ca_file: Path | None = HOST_CA_BUNDLE
     claude_code_version: str = "2.1.330"
-    network: str = "bridge"
+    network: str = "none"  # the model is reached through the worker's proxy, not the network
+    # where the worker puts each task's model-proxy socket (a host path Docker can bind-mount;
+    # keep it short: unix socket paths are limited to 108 bytes)
+    services_root: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "fixbot-services"
+    )
     memory_mb: int = 4096
     cpus: float = 2.0
     pids: int = 512
     tmp_size_mb: int = 512
+    workspace_size_mb: int = 2048
+    runtime: str | None = None  # e.g. "runsc" for gVisor, where the Docker engine has it
     reap_interval_seconds: int = 300
 
 
@@ -68,6 +76,9 @@ class GitSettings(BaseModel):
     allowed_schemes: list[str] = Field(default_factory=lambda: ["https"])
     allow_local_repositories: bool = False
     draft_pull_requests: bool = False
+    # changes under these paths are refused unless allowed (CI definitions run with secrets)
+    protected_paths: list[str] = Field(default_factory=lambda: [".github/workflows/"])
+    allow_protected_paths: bool = False
 
 
 class SlackSettings(BaseModel):
@@ -168,6 +179,17 @@ class Settings(BaseSettings):
         server's data directory) and namespace whose workflows they belong to."""
         server = self.temporal_address or f"embedded:{self.data_dir}"
         return f"{self.temporal_namespace}@{server}"
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process holds, for redaction from logs, messages and PRs."""
+        held = (
+            self.anthropic_api_key,
+            self.github_token,
+            self.temporal_api_key,
+            self.slack_bot_token,
+            self.slack_app_token,
+        )
+        return [s.get_secret_value() for s in held if s is not None and s.get_secret_value()]
 
     @property
     def slack_enabled(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,8 @@ from orchestration.forge.git_push import GitAuth, git_environment
 from orchestration.forge.github_forge import GitHubForge, parse_github_repository
 from orchestration.forge.local_forge import LocalForge, local_repository_path
 from orchestration.gateway import WORKFLOW_ID_PREFIX, TaskGateway
+from orchestration.logs import Redactor
+from orchestration.model_proxy import ModelProxy
 from orchestration.notify import Notifier, NotifyActivities, NullNotifier
 from orchestration.settings import Settings
 from orchestration.validation import RepositoryRules, is_local_repository, repository_name_from_url
@@ -42,27 +44,44 @@ def repository_rules(settings: Settings) -> RepositoryRules:
     )
 
 
+@contextlib.asynccontextmanager
+async def model_proxy(settings: Settings) -> AsyncIterator[ModelProxy]:
+    """The worker's model proxy: the only holder of the model API key, one route per task."""
+    proxy = ModelProxy(
+        upstream_url=settings.anthropic_base_url,
+        api_key=_secret(settings.anthropic_api_key),
+        socket_root=settings.sandbox.services_root,
+    )
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()
+
+
 def build_worker(
-    client: Client, settings: Settings, backend: Sandbox, notifier: Notifier | None = None
+    client: Client,
+    settings: Settings,
+    backend: Sandbox,
+    notifier: Notifier | None = None,
+    *,
+    proxy: ModelProxy,
 ) -> Worker:
     """The worker for BugFixWorkflow and every activity it calls."""
     mirrors = MirrorCache(settings.mirror_dir)
     activities: list[Callable[..., Any]] = [
         ValidationActivities(repository_rules(settings)).validate,
-        *_sandbox_activities(backend, settings),
+        *_sandbox_activities(backend, proxy, settings),
         *_workspace_activities(backend, mirrors, settings),
-        AgentActivities(
-            backend,
-            model_base_url=settings.anthropic_base_url,
-            api_key=_secret(settings.anthropic_api_key) or "unset",
-            default_model=settings.agent.model,
-        ).run,
+        AgentActivities(backend, proxy, default_model=settings.agent.model).run,
         PublishActivities(
             mirrors,
             _router(settings),
             author_name=settings.git.author_name,
             author_email=settings.git.author_email,
             run_url=run_url_for(settings),
+            allow_protected=settings.git.allow_protected_paths,
+            redact=Redactor(settings.secret_values()).text,
         ).publish,
         NotifyActivities(notifier or NullNotifier()).notify,
     ]
@@ -77,13 +96,25 @@ def build_worker(
     )
 
 
-def _sandbox_activities(backend: Sandbox, settings: Settings) -> list[Callable[..., Any]]:
+def _sandbox_activities(
+    backend: Sandbox, proxy: ModelProxy, settings: Settings
+) -> list[Callable[..., Any]]:
     s = settings.sandbox
     limits = SandboxLimits(
-        memory_mb=s.memory_mb, cpus=s.cpus, pids=s.pids, tmp_size_mb=s.tmp_size_mb
+        memory_mb=s.memory_mb,
+        cpus=s.cpus,
+        pids=s.pids,
+        tmp_size_mb=s.tmp_size_mb,
+        workspace_size_mb=s.workspace_size_mb,
     )
     acts = SandboxActivities(
-        backend, image=s.image, network=s.network, limits=limits, owner=settings.sandbox_owner
+        backend,
+        proxy,
+        image=s.image,
+        network=s.network,
+        limits=limits,
+        owner=settings.sandbox_owner,
+        runtime=s.runtime,
     )
     return [acts.provision, acts.destroy]
 
@@ -91,7 +122,13 @@ def _sandbox_activities(backend: Sandbox, settings: Settings) -> list[Callable[.
 def _workspace_activities(
     backend: Sandbox, mirrors: MirrorCache, settings: Settings
 ) -> list[Callable[..., Any]]:
-    acts = WorkspaceActivities(backend, mirrors, lambda url: _git_env(settings, url))
+    acts = WorkspaceActivities(
+        backend,
+        mirrors,
+        lambda url: _git_env(settings, url),
+        protected_paths=settings.git.protected_paths,
+        allow_protected=settings.git.allow_protected_paths,
+    )
     return [acts.prepare, acts.collect]
 
 

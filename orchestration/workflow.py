@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         AgentRequest,
         AgentResult,
         Answer,
+        AuditTrail,
         CancelRequest,
         ChangeRequest,
         ChangeSet,
@@ -127,6 +128,8 @@ class BugFixWorkflow:
         finally:
             await self._cleanup(task)
         self._result = self._build_result(task)
+        if self._result.audit is not None:
+            workflow.logger.info("audit %s", self._result.audit.model_dump_json())
         final = _FINAL_NOTICE.get(self._status, NoticeKind.FAILED)
         await announcer.finish(final, self._error or self._summary())
         return self._result
@@ -141,7 +144,11 @@ class BugFixWorkflow:
             Step.PROVISION,
             TaskStatus.PROVISIONING,
             names.PROVISION_SANDBOX,
-            ProvisionRequest(task_id=task.task_id, workflow_id=workflow.info().workflow_id),
+            ProvisionRequest(
+                task_id=task.task_id,
+                workflow_id=workflow.info().workflow_id,
+                budget_usd=task.budget_usd,
+            ),
             SandboxRef,
             QUICK,
         )
@@ -174,7 +181,11 @@ class BugFixWorkflow:
             TaskStatus.CREATING_PRS,
             names.OPEN_PULL_REQUESTS,
             PublishRequest(
-                task=task, changes=self._changes, summary=self._summary(), cost_usd=self._cost
+                task=task,
+                changes=self._changes,
+                summary=self._summary(),
+                cost_usd=self._cost,
+                approved_digest=self._decision.approved_digest if self._decision else None,
             ),
             PublishResult,
             PUBLISH_TIMEOUT,
@@ -190,6 +201,14 @@ class BugFixWorkflow:
         if not self._changes.repositories:
             explanation = self._agent.summary if self._agent else ""
             raise _Stop(TaskStatus.NO_CHANGE, explanation or "the agent changed nothing")
+        protected = self._changes.protected_files
+        if protected and not self._changes.protected_paths_allowed:
+            raise _Stop(
+                TaskStatus.FAILED,
+                "the change touches protected paths and will not be pushed: "
+                + ", ".join(protected[:10])
+                + " (FIXBOT_GIT__ALLOW_PROTECTED_PATHS)",
+            )
 
     async def _agent_until_answered(
         self, task: TaskInput, session_id: str, mode: AgentMode, message: str
@@ -379,12 +398,23 @@ class BugFixWorkflow:
     @workflow.update
     def decide(self, decision: Decision) -> DecisionRecord:
         """Approve or reject the fix; refused decisions never reach history (the validator)."""
-        self._decision = DecisionRecord(decision=decision, at=workflow.now())
+        self._decision = self._record(decision)
         return self._decision
+
+    def _record(self, decision: Decision) -> DecisionRecord:
+        """The decision, pinned to the exact change it was made on."""
+        digest = self._changes.digest if self._changes else None
+        return DecisionRecord(decision=decision, at=workflow.now(), approved_digest=digest)
+
+    def _stale(self, decision: Decision) -> str | None:
+        """A decision on a change that has since been revised is refused."""
+        if decision.diff_sha256 and self._changes and decision.diff_sha256 != self._changes.digest:
+            return "the fix was revised since you reviewed it; decide on the latest card"
+        return None
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
-        refusal = self._refusal(decision.by)
+        refusal = self._refusal(decision.by) or self._stale(decision)
         if refusal:
             raise ApplicationError(refusal, type="DecisionRefused", non_retryable=True)
 
@@ -408,7 +438,7 @@ class BugFixWorkflow:
             workflow.logger.warning("refused %s by %r: %s", action, signal.by, refusal)
             return
         decision = Decision(approve=approve, by=signal.by, comment=signal.comment)
-        self._decision = DecisionRecord(decision=decision, at=workflow.now())
+        self._decision = self._record(decision)
 
     def _refusal(self, decider: str) -> str | None:
         task = self._require_task()
@@ -524,7 +554,23 @@ class BugFixWorkflow:
             num_turns=self._turns,
             step_seconds=_step_seconds(self._steps),
             decision=self._decision,
+            audit=self._audit(task),
             error=self._error,
+        )
+
+    def _audit(self, task: TaskInput) -> AuditTrail:
+        record = self._decision
+        return AuditTrail(
+            requested_by=task.requester,
+            requested_at=task.created_at,
+            decided_by=record.decision.by if record else None,
+            decided_at=record.at if record else None,
+            approved=record.decision.approve if record else None,
+            approved_digest=record.approved_digest if record else None,
+            refused=list(self._refused),
+            pushed_branches=[p.branch for p in self._pull_requests.pull_requests]
+            if self._pull_requests
+            else [],
         )
 
 

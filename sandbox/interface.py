@@ -22,6 +22,8 @@ LABEL_WORKFLOW = f"{LABEL_PREFIX}.workflow-id"
 LABEL_OWNER = f"{LABEL_PREFIX}.owner"
 
 WORKSPACE_PATH = "/workspace"
+# The task's side channel to the worker (the model proxy's unix socket), mounted read-only.
+SERVICES_PATH = "/run/fixbot"
 AGENT_USER = "agent"
 AGENT_UID = 1000
 
@@ -44,6 +46,7 @@ class SandboxLimits(BaseModel):
     pids: int = 512
     tmp_size_mb: int = 512
     home_size_mb: int = 256
+    workspace_size_mb: int | None = 2048  # a tmpfs-backed volume of this size; None: disk
 
 
 class SandboxSpec(BaseModel):
@@ -53,7 +56,9 @@ class SandboxSpec(BaseModel):
     workflow_id: str
     image: str
     owner: str = "fixbot"
-    network: str = "bridge"  # "none", "bridge", "host" or a network name
+    network: str = "none"  # "none", "bridge", "host" or a network name
+    services_dir: str | None = None  # host directory mounted read-only at SERVICES_PATH
+    runtime: str | None = None  # e.g. "runsc" (gVisor) where the engine has it
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
     env: dict[str, str] = Field(default_factory=dict)  # never secrets
 
@@ -120,6 +125,11 @@ class Sandbox(Protocol):
         timeout_seconds: float | None = None,
     ) -> ExecStream:
         """Run argv as the agent user and stream its output as it comes."""
+
+    def start_background(
+        self, sandbox_id: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None
+    ) -> None:
+        """Start argv as the agent user and leave it running (e.g. a forwarder)."""
 
     def put_archive(self, sandbox_id: str, path: str, tar: bytes | Iterable[bytes]) -> None:
         """Extract a tar stream at path inside the sandbox (ownership as in the tar)."""

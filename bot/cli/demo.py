@@ -72,8 +72,8 @@ def _model(settings: Settings) -> Iterator[tuple[str, str, str]]:
         "real while the model's answers are canned.[/yellow]"
     )
     with ScriptedModelServer(scripted_fix()) as server:
-        # the sandbox shares the host's network namespace to reach the scripted model on loopback
-        yield server.url, "host", "scripted-model-no-key"
+        # the worker's model proxy forwards to it; the sandbox itself has no network
+        yield server.url, settings.sandbox.network, "scripted-model-no-key"
 
 
 def _demo_settings(

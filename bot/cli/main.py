@@ -52,14 +52,7 @@ def settings_or_exit() -> Settings:
     except SettingsError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    held = (
-        settings.anthropic_api_key,
-        settings.github_token,
-        settings.temporal_api_key,
-        settings.slack_bot_token,
-        settings.slack_app_token,
-    )
-    secrets = [s.get_secret_value() for s in held if s is not None]
+    secrets = settings.secret_values()
     configure_logging(settings.log_level, settings.log_format, secrets)
     return settings
 

@@ -11,10 +11,11 @@ from temporalio.client import Client
 
 from orchestration.dev_server import DevServer
 from orchestration.gateway import TaskGateway
+from orchestration.logs import Redactor
 from orchestration.notify import Notifier
 from orchestration.settings import Settings
 from orchestration.temporal_client import connect
-from orchestration.worker import build_worker, reap_forever, run_url_for
+from orchestration.worker import build_worker, model_proxy, reap_forever, run_url_for
 from sandbox.interface import Sandbox
 
 EMBEDDED_PORT = 7233
@@ -32,6 +33,7 @@ def notifier_for(settings: Settings) -> Notifier | None:
         slack_client(settings),
         run_url_for(settings),
         edit_interval_seconds=settings.slack.status_edit_interval_seconds,
+        redact=Redactor(settings.secret_values()).text,
     )
 
 
@@ -91,15 +93,28 @@ async def running_backend(
             settings = settings.model_copy(update={"temporal_ui_url": ui_url})
         client = await connect(settings, address)
         gateway = TaskGateway(client, settings.temporal_task_queue)
-        worker = build_worker(client, settings, backend, notifier_for(settings))
-        reaper = asyncio.create_task(
-            reap_forever(
-                backend, gateway, settings.sandbox_owner, settings.sandbox.reap_interval_seconds
-            )
-        )
-        async with worker, _maybe_slack(settings, gateway, with_slack):
-            try:
+        async with model_proxy(settings) as proxy:
+            worker = build_worker(client, settings, backend, notifier_for(settings), proxy=proxy)
+            async with (
+                worker,
+                _maybe_slack(settings, gateway, with_slack),
+                _reaping(backend, gateway, settings),
+            ):
                 yield Runtime(client=client, gateway=gateway, ui_url=ui_url)
-            finally:
-                reaper.cancel()
-                await asyncio.gather(reaper, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def _reaping(
+    backend: Sandbox, gateway: TaskGateway, settings: Settings
+) -> AsyncIterator[None]:
+    """The reaper, in the background, for as long as the block runs."""
+    reaper = asyncio.create_task(
+        reap_forever(
+            backend, gateway, settings.sandbox_owner, settings.sandbox.reap_interval_seconds
+        )
+    )
+    try:
+        yield
+    finally:
+        reaper.cancel()
+        await asyncio.gather(reaper, return_exceptions=True)

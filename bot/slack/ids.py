@@ -29,3 +29,14 @@ FEEDBACK = "feedback"
 def input_id(block_id: str) -> str:
     """The action id of the input element inside a block."""
     return f"{block_id}_input"
+
+
+def decision_value(task_id: str, digest: str | None) -> str:
+    """An Approve button's value: the task id, and the digest of the diff the card shows."""
+    return f"{task_id} {digest}" if digest else task_id
+
+
+def parse_decision_value(value: str) -> tuple[str, str | None]:
+    """(task id, digest or None) from a decision button's value."""
+    task_id, _, digest = value.partition(" ")
+    return task_id, digest or None

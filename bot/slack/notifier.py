@@ -21,6 +21,7 @@ from temporalio import activity
 from bot.slack.blocks.approval_card import approval_card, decided_card
 from bot.slack.blocks.milestones import milestone_message
 from bot.slack.blocks.task_message import task_root_message
+from orchestration.activities.publish_activities import cleaned_task
 from orchestration.models import (
     Decision,
     DecisionRecord,
@@ -70,8 +71,14 @@ class SlackNotifier:
     """Posts and edits a task's messages with the bot token."""
 
     def __init__(
-        self, client: AsyncWebClient, run_url: RunUrl, *, edit_interval_seconds: float = 3.0
+        self,
+        client: AsyncWebClient,
+        run_url: RunUrl,
+        *,
+        edit_interval_seconds: float = 3.0,
+        redact: Callable[[str], str] = lambda text: text,
     ) -> None:
+        self._redact = redact
         self._client = client
         self._run_url = run_url
         self._edit_interval = edit_interval_seconds
@@ -79,7 +86,12 @@ class SlackNotifier:
 
     async def notify(self, notice: Notice) -> NoticeReceipt:
         """Deliver one notice; a permanent Slack error is logged, not raised."""
-        notice = notice.model_copy(update={"run_url": notice.run_url or self._current_run_url()})
+        notice = notice.model_copy(
+            update={
+                "run_url": notice.run_url or self._current_run_url(),
+                "task": cleaned_task(notice.task),
+            }
+        )
         try:
             return await self._deliver(notice)
         except SlackApiError as exc:
@@ -118,7 +130,7 @@ class SlackNotifier:
         message = task_root_message(notice.task, notice.view, notice.run_url)
         answer = await self._client.chat_postMessage(
             channel=origin.channel_id,
-            **message,
+            **redacted(message, self._redact),
             metadata={
                 "event_type": TASK_METADATA_EVENT,
                 "event_payload": {"task_id": notice.task.task_id},
@@ -140,12 +152,14 @@ class SlackNotifier:
             changes_requested=changes_requested,
             round=max(notice.view.revision, 1),
         )
-        await self._client.chat_update(channel=thread.channel_id, ts=thread.card_ts, **message)
+        await self._client.chat_update(
+            channel=thread.channel_id, ts=thread.card_ts, **redacted(message, self._redact)
+        )
         return NoticeReceipt(channel_id=thread.channel_id, ts=thread.card_ts)
 
     async def _post_in_thread(self, thread: SlackThread, message: dict[str, Any]) -> NoticeReceipt:
         answer = await self._client.chat_postMessage(
-            channel=thread.channel_id, thread_ts=thread.root_ts, **message
+            channel=thread.channel_id, thread_ts=thread.root_ts, **redacted(message, self._redact)
         )
         return NoticeReceipt(channel_id=thread.channel_id, ts=str(answer["ts"]))
 
@@ -157,7 +171,9 @@ class SlackNotifier:
             return
         self._last_edit[thread.root_ts] = now
         message = task_root_message(notice.task, notice.view, notice.run_url)
-        await self._client.chat_update(channel=thread.channel_id, ts=thread.root_ts, **message)
+        await self._client.chat_update(
+            channel=thread.channel_id, ts=thread.root_ts, **redacted(message, self._redact)
+        )
 
     def _current_run_url(self) -> str | None:
         if not activity.in_activity():
@@ -176,3 +192,14 @@ def decision_of(notice: Notice) -> tuple[DecisionRecord | None, bool]:
     request = view.change_request
     asked = Decision(approve=False, by=request.by, comment=request.feedback)
     return DecisionRecord(decision=asked, at=datetime.now(UTC)), True
+
+
+def redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    """Every string in a message, with known secrets and token patterns removed."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redacted(item, redact) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redacted(item, redact) for item in value]
+    return value

@@ -11,9 +11,11 @@ from temporalio import activity
 
 from orchestration import activity_names as names
 from orchestration.activities.errors import permanent
+from orchestration.activities.sandbox_activities import sandbox_model_url
 from orchestration.agent.command import ClaudeInvocation, claude_argv, claude_environment
 from orchestration.agent.prompt import agent_prompt
 from orchestration.agent.stream import AgentRunError, StreamState, final_result
+from orchestration.model_proxy import ModelProxy
 from orchestration.models import AgentProgress, AgentRequest, AgentResult
 from sandbox.interface import WORKSPACE_PATH, ExecStream, Sandbox
 
@@ -25,12 +27,9 @@ IDLE_HEARTBEAT_SECONDS = 5.0
 class AgentActivities:
     """Holds the sandbox backend and the model endpoint the agent talks to."""
 
-    def __init__(
-        self, backend: Sandbox, *, model_base_url: str, api_key: str, default_model: str | None
-    ) -> None:
+    def __init__(self, backend: Sandbox, proxy: ModelProxy, *, default_model: str | None) -> None:
         self._backend = backend
-        self._base_url = model_base_url
-        self._api_key = api_key
+        self._proxy = proxy
         self._default_model = default_model
 
     @activity.defn(name=names.RUN_AGENT)
@@ -43,11 +42,15 @@ class AgentActivities:
             budget_usd=request.budget_usd,
             model=request.task.model or self._default_model,
         )
+        # the task's own token for the proxy: the real API key stays in this process
+        route = await self._proxy.open_route(
+            request.task.task_id, budget_usd=request.task.budget_usd
+        )
         stream = await asyncio.to_thread(
             self._backend.exec_stream,
             request.sandbox.sandbox_id,
             claude_argv(invocation),
-            env=claude_environment(self._base_url, self._api_key),
+            env=claude_environment(sandbox_model_url(), route.token),
             workdir=WORKSPACE_PATH,
             timeout_seconds=request.task.agent_timeout_seconds,
         )

@@ -32,6 +32,8 @@ from orchestration.models import (
     RepositoryChange,
     TaskInput,
 )
+from orchestration.sanitize import clean_text
+from orchestration.validation import MAX_DESCRIPTION, MAX_TITLE
 from orchestration.workspace.mirror import MirrorCache
 
 BRANCH_PREFIX = "fixbot/"
@@ -64,7 +66,11 @@ class PublishActivities:
         author_name: str,
         author_email: str,
         run_url: Callable[[str, str], str | None],
+        allow_protected: bool = False,
+        redact: Callable[[str], str] = lambda text: text,
     ) -> None:
+        self._allow_protected = allow_protected
+        self._redact = redact
         self._mirrors = mirrors
         self._router = router
         self._author = (author_name, author_email)
@@ -73,6 +79,8 @@ class PublishActivities:
     @activity.defn(name=names.OPEN_PULL_REQUESTS)
     async def publish(self, request: PublishRequest) -> PublishResult:
         """Push each changed repository's branch and open (or reuse) its pull request."""
+        _refuse_unapproved(request, self._allow_protected)
+        request = request.model_copy(update={"task": cleaned_task(request.task)})
         info = activity.info()
         run_url = request.run_url or self._run_url(
             info.workflow_id or "", info.workflow_run_id or ""
@@ -124,7 +132,7 @@ class PublishActivities:
             head_branch=branch,
             base_branch=change.repository.branch,
             title=pull_request_title(task),
-            body=_body(request, change, []),
+            body=self._redact(_body(request, change, [])),
             draft=task.draft,
         )
         with _permanent_unless_retryable():
@@ -138,7 +146,7 @@ class PublishActivities:
         refs = [ref for _, ref, _ in opened]
         for route, ref, change in opened:
             others = [r for r in refs if r.url != ref.url]
-            route.forge.update_body(ref, _body(request, change, others))
+            route.forge.update_body(ref, self._redact(_body(request, change, others)))
 
 
 @contextlib.contextmanager
@@ -152,6 +160,32 @@ def _permanent_unless_retryable() -> Iterator[None]:
         raise permanent(str(exc), "ForgeError") from None
     except (PatchDoesNotApplyError, PushRefusedError) as exc:
         raise permanent(str(exc), type(exc).__name__) from None
+
+
+def _refuse_unapproved(request: PublishRequest, allow_protected: bool) -> None:
+    """Push exactly what was approved, and nothing under protected paths unless allowed."""
+    if request.task.require_approval and request.approved_digest != request.changes.digest:
+        raise permanent(
+            "refusing to push: the change differs from the one that was approved "
+            f"(approved {str(request.approved_digest)[:12]}, "
+            f"now {request.changes.digest[:12]})",
+            "ChangeNotApproved",
+        )
+    protected = request.changes.protected_files
+    if protected and not allow_protected:
+        raise permanent(
+            f"refusing to push protected paths: {', '.join(protected[:10])}", "ProtectedPath"
+        )
+
+
+def cleaned_task(task: TaskInput) -> TaskInput:
+    """The task with its text cleaned of hidden content, for commit messages and PR bodies."""
+    return task.model_copy(
+        update={
+            "title": clean_text(task.title, limit=MAX_TITLE).text,
+            "description": clean_text(task.description, limit=MAX_DESCRIPTION).text,
+        }
+    )
 
 
 def branch_name(task: TaskInput) -> str:

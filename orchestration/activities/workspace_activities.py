@@ -30,10 +30,20 @@ GitEnvironment = Callable[[str], Mapping[str, str]]
 class WorkspaceActivities:
     """Holds the sandbox backend, the mirror cache, and how to authenticate git per URL."""
 
-    def __init__(self, backend: Sandbox, mirrors: MirrorCache, git_env: GitEnvironment) -> None:
+    def __init__(
+        self,
+        backend: Sandbox,
+        mirrors: MirrorCache,
+        git_env: GitEnvironment,
+        *,
+        protected_paths: list[str],
+        allow_protected: bool,
+    ) -> None:
         self._backend = backend
         self._mirrors = mirrors
         self._git_env = git_env
+        self._protected_paths = protected_paths
+        self._allow_protected = allow_protected
 
     @activity.defn(name=names.PREPARE_WORKSPACE)
     async def prepare(self, target: SandboxTarget) -> WorkspaceReport:
@@ -75,12 +85,13 @@ class WorkspaceActivities:
     async def collect(self, request: CollectRequest) -> ChangeSet:
         """Each repository's change against the commit it was prepared at."""
         by_name = {r.name: r for r in request.task.repositories}
-        collected = ChangeSet()
+        collected = ChangeSet(protected_paths_allowed=self._allow_protected)
         for prepared in request.workspace.repositories:
             change = await self._collect_one(
                 request.sandbox.sandbox_id, by_name[prepared.name], prepared
             )
             if change is not None:
+                change.protected_files = changes.protected(change.files, self._protected_paths)
                 collected.repositories.append(change)
         return collected
 

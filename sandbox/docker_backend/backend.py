@@ -24,9 +24,16 @@ from sandbox.interface import (
 )
 
 from . import engine
-from .container_config import create_kwargs
+from .container_config import create_kwargs, workspace_driver_opts
 from .errors import explain, is_conflict, translated
-from .exec_session import DockerExecStream, checked_argv, checked_env, collect, start_exec
+from .exec_session import (
+    DockerExecStream,
+    checked_argv,
+    checked_env,
+    collect,
+    start_detached,
+    start_exec,
+)
 from .info import info_from_inspect, info_from_summary
 from .naming import container_name, is_managed, labels, task_id_from_container_name, volume_name
 
@@ -108,6 +115,20 @@ class DockerSandbox:
     ) -> DockerExecStream:
         """Run argv as the agent user and stream its output as it comes."""
         return self._start(sandbox_id, argv, env, workdir, timeout_seconds, None)
+
+    def start_background(
+        self, sandbox_id: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None
+    ) -> None:
+        """Start argv as the agent user and leave it running (e.g. a forwarder)."""
+        container_id = self._managed_id(sandbox_id)
+        with translated(f"starting {argv[0] if argv else '?'!r} in sandbox {sandbox_id}", self.url):
+            start_detached(
+                self.client.api,
+                container_id,
+                checked_argv(argv),
+                env=checked_env(env),
+                workdir=WORKSPACE_PATH,
+            )
 
     def put_archive(self, sandbox_id: str, path: str, tar: bytes | Iterable[bytes]) -> None:
         """Extract a tar stream at path inside the sandbox (ownership as in the tar)."""
@@ -231,6 +252,7 @@ class DockerSandbox:
         self.client.api.create_volume(
             name=volume_name(spec.task_id),
             labels=labels(spec.task_id, spec.workflow_id, spec.owner),
+            driver_opts=workspace_driver_opts(spec.limits.workspace_size_mb),
         )
 
     def _create_container(self, spec: SandboxSpec) -> SandboxInfo:

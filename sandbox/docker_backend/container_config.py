@@ -6,7 +6,7 @@ from typing import Any
 
 from docker.types import Mount
 
-from sandbox.interface import AGENT_UID, WORKSPACE_PATH, SandboxSpec
+from sandbox.interface import AGENT_UID, SERVICES_PATH, WORKSPACE_PATH, SandboxSpec
 
 from .naming import container_name, labels, volume_name
 
@@ -28,12 +28,34 @@ def create_kwargs(spec: SandboxSpec) -> dict[str, Any]:
         "labels": labels(spec.task_id, spec.workflow_id, spec.owner),
         "environment": {**spec.env, "HOME": AGENT_HOME},
         "working_dir": WORKSPACE_PATH,
-        "mounts": [Mount(target=WORKSPACE_PATH, source=volume_name(spec.task_id), type="volume")],
+        "mounts": _mounts(spec),
         "network_mode": spec.network,
+        **({"runtime": spec.runtime} if spec.runtime else {}),
         "detach": True,
         **_hardening(),
         **_limits(spec),
     }
+
+
+def workspace_driver_opts(size_mb: int | None) -> dict[str, str] | None:
+    """A size-capped tmpfs for the workspace: fast, and the agent cannot fill the host's disk."""
+    if size_mb is None:
+        return None
+    return {
+        "type": "tmpfs",
+        "device": "tmpfs",
+        "o": f"size={size_mb}m,uid={AGENT_UID},gid={AGENT_UID},mode=0755,nosuid,nodev",
+    }
+
+
+def _mounts(spec: SandboxSpec) -> list[Mount]:
+    """The workspace volume, and the task's services directory (read-only) when given."""
+    mounts = [Mount(target=WORKSPACE_PATH, source=volume_name(spec.task_id), type="volume")]
+    if spec.services_dir:
+        mounts.append(
+            Mount(target=SERVICES_PATH, source=spec.services_dir, type="bind", read_only=True)
+        )
+    return mounts
 
 
 def _hardening() -> dict[str, Any]:

@@ -87,6 +87,24 @@ def start_exec(
     return DockerExecStream(api, exec_id, connection, stdin, timeout_seconds, started)
 
 
+def start_detached(
+    api: Any, container_id: str, argv: list[str], *, env: list[str], workdir: str
+) -> None:
+    """Start argv in the container as the agent user without waiting for it."""
+    created = api.exec_create(
+        container_id,
+        argv,
+        stdout=False,
+        stderr=False,
+        stdin=False,
+        tty=False,
+        environment=env,
+        workdir=workdir,
+        user=AGENT_USER_SPEC,
+    )
+    api.exec_start(str(created["Id"]), detach=True)
+
+
 class DockerExecStream:
     """A running exec: iterate for OutputChunks, then `result()` for the exit code."""
 

@@ -4,10 +4,11 @@ a local GitHub (git over HTTP + REST) driven through real git and PyGithub."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from orchestration.gateway import TaskGateway
 from orchestration.models import TaskInput, TaskResult, TaskStatus, TaskView
 from orchestration.settings import Settings
-from orchestration.worker import build_worker
+from orchestration.worker import build_worker, model_proxy
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
 from tests.support.images import ensure_test_image
@@ -28,6 +29,17 @@ from tests.support.settings import e2e_settings
 def sandbox_image() -> str:
     """The real sandbox image with the real `claude`, built or reused by content hash."""
     return ensure_test_image()
+
+
+@pytest.fixture(autouse=True)
+def no_sandbox_left_behind(tmp_path: Path) -> Iterator[None]:
+    """Fail a test that leaves a sandbox of its own behind (and remove it)."""
+    yield
+    backend = DockerSandbox()
+    mine = [s for s in backend.list_sandboxes() if str(tmp_path) in s.owner]
+    for sandbox in mine:
+        backend.destroy(sandbox.sandbox_id)
+    assert not mine, f"left behind: {[s.name for s in mine]}"
 
 
 @pytest.fixture
@@ -81,15 +93,15 @@ async def start_loop(
     temporal_env: WorkflowEnvironment, sandbox_image: str, tmp_path: Path, fake_github: FakeGitHub
 ) -> AsyncIterator[object]:
     """Factory: start a worker whose model is the given scripted server's URL."""
-    workers = []
+    stack = contextlib.AsyncExitStack()
     backend = DockerSandbox()
 
     async def start(model_url: str) -> Loop:
         queue = f"e2e-{uuid.uuid4().hex[:8]}"
         settings = e2e_settings(tmp_path / "data", fake_github, model_url, queue)
-        worker = build_worker(temporal_env.client, settings, backend)
-        workers.append(asyncio.ensure_future(worker.run()))
-        workers.append(worker)
+        proxy = await stack.enter_async_context(model_proxy(settings))
+        worker = build_worker(temporal_env.client, settings, backend, proxy=proxy)
+        await stack.enter_async_context(worker)
         target = temporal_env.client.service_client.config.target_host
         cli_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("FIXBOT_", "TEMPORAL_"))},
@@ -102,7 +114,5 @@ async def start_loop(
         }
         return Loop(TaskGateway(temporal_env.client, queue), settings, backend, cli_env)
 
-    yield start
-    for item in workers:
-        if hasattr(item, "shutdown"):
-            await item.shutdown()
+    async with stack:
+        yield start

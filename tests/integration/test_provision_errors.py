@@ -4,12 +4,15 @@ non-retryable failure that leaves nothing behind."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from orchestration.activities.sandbox_activities import SandboxActivities
+from orchestration.model_proxy import ModelProxy
 from orchestration.models import ProvisionRequest
 from sandbox.docker_backend import DockerSandbox
 from sandbox.interface import SandboxLimits
@@ -18,10 +21,20 @@ from tests.support.images import TEST_BASE_IMAGE
 pytestmark = pytest.mark.docker
 
 
-def activities(image: str) -> tuple[SandboxActivities, DockerSandbox]:
+@pytest.fixture
+async def proxy(tmp_path: Path) -> AsyncIterator[ModelProxy]:
+    """The model proxy provisioning opens a route on (no upstream is ever called here)."""
+    model_proxy = ModelProxy(upstream_url="http://127.0.0.1:9", api_key=None, socket_root=tmp_path)
+    await model_proxy.start()
+    yield model_proxy
+    await model_proxy.stop()
+
+
+def activities(image: str, proxy: ModelProxy) -> tuple[SandboxActivities, DockerSandbox]:
     backend = DockerSandbox()
     acts = SandboxActivities(
         backend,
+        proxy,
         image=image,
         network="none",
         limits=SandboxLimits(memory_mb=256, pids=64),
@@ -35,9 +48,9 @@ def request() -> ProvisionRequest:
     return ProvisionRequest(task_id=task_id, workflow_id=f"fixbot-{task_id}")
 
 
-async def test_missing_image_says_how_to_build_it() -> None:
+async def test_missing_image_says_how_to_build_it(proxy: ModelProxy) -> None:
     """An image that is not built fails at once, naming `fixbot sandbox build`."""
-    acts, backend = activities("fixbot-sandbox:does-not-exist")
+    acts, backend = activities("fixbot-sandbox:does-not-exist", proxy)
     req = request()
     with pytest.raises(ApplicationError) as caught:
         await ActivityEnvironment().run(acts.provision, req)
@@ -46,9 +59,9 @@ async def test_missing_image_says_how_to_build_it() -> None:
     assert backend.find(req.task_id) is None
 
 
-async def test_image_without_claude_is_refused_and_removed() -> None:
+async def test_image_without_claude_is_refused_and_removed(proxy: ModelProxy) -> None:
     """A base image lacking the CLI is caught when provisioning, and its sandbox removed."""
-    acts, backend = activities(TEST_BASE_IMAGE)
+    acts, backend = activities(TEST_BASE_IMAGE, proxy)
     req = request()
     with pytest.raises(ApplicationError) as caught:
         await ActivityEnvironment().run(acts.provision, req)

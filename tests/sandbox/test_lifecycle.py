@@ -57,16 +57,29 @@ def test_create_is_idempotent_and_restarts_a_stopped_sandbox(
     sandbox_image: ImageBuildResult,
     spec_for: SpecFor,
 ) -> None:
+    """A second create returns the same sandbox; a stopped one is started again. Its
+    workspace is a size-capped tmpfs, so what was in it is gone (the workflow prepares a
+    workspace again); on a disk-backed workspace (no size cap) it is kept."""
     spec = spec_for()
+    on_disk = spec.model_copy(
+        update={
+            "task_id": spec.task_id + "-disk",
+            "limits": spec.limits.model_copy(update={"workspace_size_mb": None}),
+        }
+    )
     try:
-        first = backend.create(spec)
-        backend.exec(first.sandbox_id, ["sh", "-c", "echo kept > /workspace/mark"])
-        assert backend.create(spec).sandbox_id == first.sandbox_id
-        docker_client.api.stop(first.sandbox_id, timeout=1)
-        again = backend.create(spec)
-        assert (again.sandbox_id, again.running) == (first.sandbox_id, True)
-        assert backend.exec(again.sandbox_id, ["cat", "/workspace/mark"]).stdout == b"kept\n"
+        for each, kept in ((spec, b""), (on_disk, b"kept\n")):
+            first = backend.create(each)
+            backend.exec(first.sandbox_id, ["sh", "-c", "echo kept > /workspace/mark"])
+            assert backend.create(each).sandbox_id == first.sandbox_id
+            docker_client.api.stop(first.sandbox_id, timeout=1)
+            again = backend.create(each)
+            assert (again.sandbox_id, again.running) == (first.sandbox_id, True)
+            found = backend.exec(again.sandbox_id, ["cat", "/workspace/mark"]).stdout
+            assert found == kept
     finally:
+        backend.destroy(f"fixbot-{spec.task_id}")
+        backend.destroy(f"fixbot-{on_disk.task_id}")
         backend.destroy(f"fixbot-{spec.task_id}")
 
 

@@ -34,12 +34,16 @@ def test_card_shows_summary_changes_and_costs() -> None:
 
 
 def test_card_buttons_use_the_ids_and_carry_the_task_id() -> None:
-    """Approve (primary), Request changes, Reject (danger) all carry the task id."""
-    approve, changes, reject = buttons(card())
+    """Approve (primary), Request changes, Reject (danger) all carry the task id; Approve also
+    pins the exact diff the card shows (its digest), so an outdated card cannot approve."""
+    notice_card = card()
+    approve, changes, reject = buttons(notice_card)
     assert (approve["action_id"], approve["style"]) == (ids.APPROVE, "primary")
     assert changes["action_id"] == ids.REQUEST_CHANGES
     assert (reject["action_id"], reject["style"]) == (ids.REJECT, "danger")
-    assert {b["value"] for b in (approve, changes, reject)} == {f.TASK_ID}
+    assert {b["value"] for b in (changes, reject)} == {f.TASK_ID}
+    task_id, digest = ids.parse_decision_value(approve["value"])
+    assert task_id == f.TASK_ID and digest is not None and len(digest) == 64
 
 
 def test_reject_asks_for_confirmation() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,11 @@ from bot.slack.app import socket_mode
 from orchestration.gateway import TaskGateway
 from orchestration.models import TaskStatus
 from orchestration.scripted_model import ModelScript, ScriptedModelServer
-from orchestration.settings import Settings, SlackSettings
-from orchestration.worker import build_worker
+from orchestration.settings import SandboxSettings, Settings, SlackSettings
+from orchestration.worker import build_worker, model_proxy
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
-from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
+from tests.fakes.slack import FakeSlack
 from tests.support.images import ensure_test_image
 from tests.support.settings import e2e_settings
 
@@ -44,16 +44,22 @@ def fake_github() -> Any:
 
 
 @pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
+def slack_tokens() -> tuple[str, str]:
+    """Unique bot and app tokens per test, so a leak of either can be searched for."""
+    return f"xoxb-{uuid.uuid4().hex}", f"xapp-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+async def fake_slack(slack_tokens: tuple[str, str]) -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(bot_token=slack_tokens[0], app_token=slack_tokens[1]) as fake:
         yield fake
 
 
-def slack_settings(base: Settings, fake: FakeSlack) -> Settings:
+def slack_settings(base: Settings, fake: FakeSlack, tokens: tuple[str, str]) -> Settings:
     return base.model_copy(
         update={
-            "slack_bot_token": SecretStr(BOT_TOKEN),
-            "slack_app_token": SecretStr(APP_TOKEN),
+            "slack_bot_token": SecretStr(tokens[0]),
+            "slack_app_token": SecretStr(tokens[1]),
             "slack_api_url": fake.api_url,
             "slack": SlackSettings(approver_users=[APPROVER], status_edit_interval_seconds=0.5),
         }
@@ -125,7 +131,18 @@ def _has_action(message: dict[str, Any], action_id: str) -> bool:
     return False
 
 
-StartSlackLoop = Callable[[ModelScript], Awaitable[SlackLoop]]
+StartSlackLoop = Callable[..., Awaitable[SlackLoop]]
+
+
+@pytest.fixture(autouse=True)
+def no_sandbox_left_behind(tmp_path: Path) -> Iterator[None]:
+    """Fail a test that leaves a sandbox of its own behind (and remove it)."""
+    yield
+    backend = DockerSandbox()
+    mine = [s for s in backend.list_sandboxes() if str(tmp_path) in s.owner]
+    for sandbox in mine:
+        backend.destroy(sandbox.sandbox_id)
+    assert not mine, f"left behind: {[s.name for s in mine]}"
 
 
 @pytest.fixture
@@ -134,21 +151,29 @@ async def start_slack_loop(
     sandbox_image: str,
     tmp_path: Path,
     fake_github: FakeGitHub,
+    slack_tokens: tuple[str, str],
     fake_slack: FakeSlack,
 ) -> AsyncIterator[StartSlackLoop]:
     """Factory: worker (Slack notifier) + Bolt app on Socket Mode, for a given model script."""
     stack: list[Any] = []
     backend = DockerSandbox()
 
-    async def start(script: ModelScript) -> SlackLoop:
+    async def start(script: ModelScript, sandbox: SandboxSettings | None = None) -> SlackLoop:
         model = ScriptedModelServer(script)
         model.start()
         stack.append(model)
         queue = f"slack-{uuid.uuid4().hex[:8]}"
         base = e2e_settings(tmp_path / "data", fake_github, model.url, queue)
-        settings = slack_settings(base, fake_slack)
+        settings = slack_settings(base, fake_slack, slack_tokens)
+        if sandbox is not None:
+            settings = settings.model_copy(update={"sandbox": sandbox})
         gateway = TaskGateway(temporal_env.client, queue)
-        worker = build_worker(temporal_env.client, settings, backend, notifier_for(settings))
+        proxy_context = model_proxy(settings)
+        proxy = await proxy_context.__aenter__()
+        stack.append(proxy_context)
+        worker = build_worker(
+            temporal_env.client, settings, backend, notifier_for(settings), proxy=proxy
+        )
         await worker.__aenter__()
         stack.append(worker)
         bot = socket_mode(settings, gateway)

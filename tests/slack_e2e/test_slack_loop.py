@@ -108,6 +108,7 @@ async def test_a_thread_reply_answers_the_question_and_the_same_session_resumes(
     answered = [r for r in loop.model.agent_requests() if "Lower, of course" in str(r["messages"])]
     assert answered, "the answer reached the model in the resumed conversation"
     await loop.gateway.cancel(task_id, _cancel(REQUESTER))
+    await loop.gateway.result(task_id)  # cleanup ran before the worker stops
 
 
 async def test_request_changes_sends_feedback_to_the_same_session_and_a_new_card(
@@ -140,6 +141,7 @@ async def test_request_changes_sends_feedback_to_the_same_session_and_a_new_card
     )
     assert any("Add a comment" in str(r["messages"]) for r in loop.model.agent_requests())
     await loop.gateway.cancel(task_id, _cancel(REQUESTER))
+    await loop.gateway.result(task_id)  # cleanup ran before the worker stops
 
 
 async def test_cancel_button_stops_the_task_and_removes_the_sandbox(
@@ -176,6 +178,7 @@ async def test_a_redelivered_command_starts_one_workflow(start_slack_loop: Start
     ]
     assert len(executions) == 1
     await loop.gateway.cancel(task_id, _cancel(REQUESTER))
+    await loop.gateway.result(task_id)  # cleanup ran before the worker stops
 
 
 def _cancel(by: str):  # type: ignore[no-untyped-def]

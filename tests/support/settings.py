@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -17,7 +18,7 @@ def e2e_settings(data_dir: Path, github: FakeGitHub, model_url: str, queue: str)
         _env_file=None,  # type: ignore[call-arg]
         data_dir=data_dir,
         anthropic_base_url=model_url,
-        anthropic_api_key=SecretStr("sk-ant-e2e-not-a-real-key-000000"),
+        anthropic_api_key=SecretStr(f"sk-ant-e2e-{uuid.uuid4().hex}"),
         github_token=SecretStr(github.token),
         github_api_url=github.api_url,
         github_web_host=github.web_host,
@@ -25,6 +26,6 @@ def e2e_settings(data_dir: Path, github: FakeGitHub, model_url: str, queue: str)
         github_throttle=False,
         temporal_task_queue=queue,
         temporal_ui_url="http://127.0.0.1:8233",
-        sandbox=SandboxSettings(image=TEST_IMAGE, network="host"),
+        sandbox=SandboxSettings(image=TEST_IMAGE),
         git=GitSettings(allowed_hosts=[github.web_host], allowed_schemes=["http"]),
     )

@@ -19,6 +19,7 @@ from orchestration.models import (
     ChangeRequest,
     Decision,
     NoticeKind,
+    RepositoryChange,
     RepositorySpec,
     SignalDecision,
     SlackOrigin,
@@ -417,3 +418,64 @@ async def test_an_answer_sent_early_is_queued_not_dropped(
     result = await gateway.result(task.task_id)
     assert result.status is TaskStatus.COMPLETED
     assert stubs.agent_requests[1].message == "Euros"
+
+
+async def test_a_decision_on_a_superseded_diff_is_refused(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """Approving with the digest of a diff that is no longer the current one is refused."""
+    gateway = harness(Stubs())
+    task = make_task()
+    await gateway.start(task)
+    view = await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    assert view.changes is not None
+    stale = Decision(approve=True, by="alice", diff_sha256="0" * 64)
+    with pytest.raises(ActionRefused, match="revised since you reviewed"):
+        await gateway.decide(task.task_id, stale)
+    current = Decision(approve=True, by="alice", diff_sha256=view.changes.digest)
+    record = await gateway.decide(task.task_id, current)
+    assert record.approved_digest == view.changes.digest
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.COMPLETED
+
+
+async def test_protected_paths_are_refused_unless_allowed(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """A change to .github/workflows/ fails the task with the paths named; nothing is pushed."""
+
+    def touching_ci(task: TaskInput) -> list[RepositoryChange]:
+        change = change_for(task.repositories[0])
+        change.protected_files = [".github/workflows/ci.yml"]
+        return [change]
+
+    stubs = Stubs(changed=touching_ci)
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.FAILED
+    assert result.error is not None and "shop/.github/workflows/ci.yml" in result.error
+    assert "publish" not in stubs.calls and stubs.destroyed == [task.task_id]
+
+
+async def test_the_result_carries_the_audit_trail(
+    harness: Callable[[Stubs], TaskGateway], temporal_env: WorkflowEnvironment
+) -> None:
+    """Who started, who was refused, who approved which exact diff, and what was pushed."""
+    stubs = Stubs()
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    view = await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    handle = temporal_env.client.get_workflow_handle(workflow_id(task.task_id))
+    await handle.signal(BugFixWorkflow.approve, SignalDecision(by="mallory"))
+    await gateway.decide(task.task_id, Decision(approve=True, by="bob"))
+    result = await gateway.result(task.task_id)
+    audit = result.audit
+    assert audit is not None and view.changes is not None
+    assert (audit.requested_by, audit.decided_by, audit.approved) == ("rita", "bob", True)
+    assert audit.approved_digest == view.changes.digest
+    assert [r.by for r in audit.refused] == ["mallory"]
+    assert audit.pushed_branches == [f"fixbot/{task.task_id}"]
+    assert stubs.published[0].approved_digest == view.changes.digest

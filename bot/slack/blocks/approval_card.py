@@ -38,13 +38,23 @@ PATH_CHARS = 150
 COMMENT_CHARS = 1500
 
 
+def _digest(notice: Notice) -> str | None:
+    """The digest of the exact change this card shows (an approval is pinned to it)."""
+    return notice.view.changes.digest if notice.view.changes else None
+
+
 def approval_card(notice: Notice, round: int = 1) -> Message:
     """The card a person decides on: summary, changes, costs, Approve / Request changes / Reject."""
     task_id = notice.task.task_id
     blocks = card_blocks(notice, round)
     blocks.append(
         actions(
-            button("Approve", ids.APPROVE, value=task_id, style="primary"),
+            button(
+                "Approve",
+                ids.APPROVE,
+                value=ids.decision_value(task_id, _digest(notice)),
+                style="primary",
+            ),
             button("Request changes", ids.REQUEST_CHANGES, value=task_id),
             button(
                 "Reject",

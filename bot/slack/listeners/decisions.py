@@ -71,17 +71,24 @@ async def _decide(
     gateway: TaskGateway, client: AsyncWebClient, body: dict[str, Any], *, approve: bool
 ) -> None:
     user = body["user"]["id"]
-    decision = Decision(approve=approve, by=user, comment="" if approve else "rejected in Slack")
+    task_id, digest = ids.parse_decision_value(_value(body))
+    decision = Decision(
+        approve=approve, by=user, comment="" if approve else "rejected in Slack", diff_sha256=digest
+    )
     try:
-        await gateway.decide(_task_id(body), decision)
+        await gateway.decide(task_id, decision)
     except (ActionRefused, UnknownTask) as exc:
         await _tell(client, body, f":no_entry: {_mentions(str(exc))}")
         return
-    log.info("decision from slack", task_id=_task_id(body), user=user, approve=approve)
+    log.info("decision from slack", task_id=task_id, user=user, approve=approve)
+
+
+def _value(body: dict[str, Any]) -> str:
+    return str(body["actions"][0]["value"]) if body.get("actions") else ""
 
 
 def _task_id(body: dict[str, Any]) -> str:
-    return str(body["actions"][0]["value"]) if body.get("actions") else ""
+    return ids.parse_decision_value(_value(body))[0]
 
 
 async def _tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
