@@ -8,7 +8,7 @@ import contextlib
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
