@@ -76,7 +76,7 @@ def build_worker(
         AgentActivities(backend, proxy, default_model=settings.agent.model).run,
         PublishActivities(
             mirrors,
-            _router(settings),
+            forge_router(settings),
             author_name=settings.git.author_name,
             author_email=settings.git.author_email,
             run_url=run_url_for(settings),
@@ -149,7 +149,7 @@ def _git_env(settings: Settings, url: str) -> Mapping[str, str]:
     return git_environment(auth) if auth else {}
 
 
-def _router(settings: Settings) -> Callable[[str], ForgeRoute]:
+def forge_router(settings: Settings) -> Callable[[str], ForgeRoute]:
     def route(url: str) -> ForgeRoute:
         if is_local_repository(url):
             if not settings.git.allow_local_repositories:

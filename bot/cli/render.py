@@ -58,6 +58,9 @@ def print_view(view: TaskView) -> None:
 def print_changes(view: TaskView) -> None:
     if not view.changes:
         return
+    if view.changes.protected_files:
+        joined = ", ".join(view.changes.protected_files)
+        console.print(f"  [yellow]touches protected paths: {joined}[/yellow]", markup=True)
     for change in view.changes.repositories:
         console.print(f"  {change.repository.name}: {change.diffstat}")
         for f in change.files:

@@ -124,3 +124,16 @@ def test_result_cost_wins_over_the_running_cost() -> None:
     view = f.awaiting().model_copy(update={"result": result})
     message = approval_card(f.notice(NoticeKind.CHANGES_READY, view), 1)
     assert "$1.50" in "\n".join(mrkdwn_texts(message))
+
+
+def test_card_warns_when_the_change_touches_protected_paths() -> None:
+    """An allowed change under a protected path is flagged on the card, naming the file."""
+    base = card()
+    notice = f.notice(NoticeKind.CHANGES_READY, f.awaiting("Fixed it."))
+    changes = notice.view.changes
+    assert changes is not None
+    changes.repositories[0].protected_files = [".github/workflows/ci.yml"]
+    changes.protected_paths_allowed = True
+    flagged = str(approval_card(notice)["blocks"])
+    assert "protected paths" in flagged and ".github/workflows/ci.yml" in flagged
+    assert "protected paths" not in str(base["blocks"])

@@ -114,6 +114,15 @@ def card_blocks(notice: Notice, round: int) -> list[Block]:
         blocks.append(section(_more_repositories(changes[REPOSITORIES_SHOWN:])))
     if not changes:
         blocks.append(section("_No files changed._"))
+    protected = view.changes.protected_files if view.changes else []
+    if protected:
+        shown = ", ".join(code(p) for p in protected[:FILES_SHOWN])
+        blocks.append(
+            section(
+                f":warning: *This change touches protected paths:* {shown}. "
+                "This deployment allows pushing them; review them with care."
+            )
+        )
     blocks.append(context(*costs(notice)))
     return blocks
 
