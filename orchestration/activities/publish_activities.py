@@ -104,7 +104,7 @@ class PublishActivities:
     ) -> tuple[ForgeRoute, PullRequestRef]:
         task = request.task
         try:
-            route = self.forge_router(change.repository.url)
+            route = self._router(change.repository.url)
         except ValueError as exc:
             raise permanent(str(exc), "NoForge") from None
         branch = branch_name(task)
