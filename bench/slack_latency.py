@@ -33,7 +33,7 @@ from orchestration.dev_server import temporal_binary
 from orchestration.gateway import TaskGateway
 from orchestration.models import CancelRequest
 from orchestration.settings import GitSettings, SandboxSettings, Settings
-from orchestration.worker import build_worker, model_proxy
+from orchestration.worker import build_worker, sandbox_services
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack, slash_command
 from tests.support.images import TEST_IMAGE, ensure_test_image
@@ -119,9 +119,9 @@ async def first_messages(env: WorkflowEnvironment, count: int, data_dir: Path) -
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         settings = settings_for(fake, queue, data_dir)
         gateway = TaskGateway(env.client, queue)
-        async with model_proxy(settings) as proxy:
+        async with sandbox_services(settings) as proxy:
             worker = build_worker(
-                env.client, settings, DockerSandbox(), notifier_for(settings), proxy=proxy
+                env.client, settings, DockerSandbox(), notifier_for(settings), services=proxy
             )
             await run_firsts(fake, worker, settings, gateway, count, times)
     return times

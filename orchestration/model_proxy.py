@@ -15,7 +15,6 @@ import hmac
 import json
 import re
 import secrets
-import shutil
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -433,8 +432,10 @@ def _prepare_dir(socket_dir: Path, socket_path: Path) -> None:
 
 
 def _remove_dir(socket_dir: Path) -> None:
-    """Remove a route's directory and its socket."""
-    shutil.rmtree(socket_dir, ignore_errors=True)
+    """Remove the route's socket, and its directory once nothing else is in it."""
+    (socket_dir / SOCKET_NAME).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        socket_dir.rmdir()
 
 
 def _cut(request: web.Request) -> None:

@@ -99,6 +99,7 @@ class TaskInput(BaseModel):
     model: str | None = None
     agent_timeout_seconds: int = 30 * 60
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    allow_egress: bool = False  # reach the deployment's egress allowlist (package registries)
     created_at: datetime
 
 
@@ -113,6 +114,7 @@ class ProvisionRequest(BaseModel):
     task_id: str
     workflow_id: str
     budget_usd: float = 5.0  # what the model proxy lets this task spend
+    allow_egress: bool = False
 
 
 class SandboxTarget(BaseModel):

@@ -54,6 +54,10 @@ class SandboxSettings(BaseModel):
     tmp_size_mb: int = 512
     workspace_size_mb: int = 2048
     runtime: str | None = None  # e.g. "runsc" for gVisor, where the Docker engine has it
+    # hosts a sandbox may reach through the worker's egress proxy (e.g. "pypi.org",
+    # "*.npmjs.org"); used only for tasks that allow egress, or all when egress_for_all_tasks
+    egress_allowlist: list[str] = Field(default_factory=list)
+    egress_for_all_tasks: bool = False
     reap_interval_seconds: int = 300
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,9 +16,10 @@ from temporalio.worker import Worker
 
 from orchestration.activities.agent_activities import AgentActivities
 from orchestration.activities.publish_activities import ForgeRoute, PublishActivities
-from orchestration.activities.sandbox_activities import SandboxActivities
+from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
 from orchestration.activities.validation_activities import ValidationActivities
 from orchestration.activities.workspace_activities import WorkspaceActivities
+from orchestration.egress_proxy import EgressProxy
 from orchestration.forge.git_push import GitAuth, git_environment
 from orchestration.forge.github_forge import GitHubForge, parse_github_repository
 from orchestration.forge.local_forge import LocalForge, local_repository_path
@@ -44,19 +46,31 @@ def repository_rules(settings: Settings) -> RepositoryRules:
     )
 
 
+@dataclass
+class SandboxServices:
+    """What the worker serves each sandbox on its private unix sockets."""
+
+    model: ModelProxy  # the only holder of the model API key
+    egress: EgressProxy  # the allowlist to package registries, for tasks that may use it
+
+
 @contextlib.asynccontextmanager
-async def model_proxy(settings: Settings) -> AsyncIterator[ModelProxy]:
-    """The worker's model proxy: the only holder of the model API key, one route per task."""
-    proxy = ModelProxy(
+async def sandbox_services(settings: Settings) -> AsyncIterator[SandboxServices]:
+    """Start the model and egress proxies for as long as the worker runs."""
+    root = settings.sandbox.services_root
+    model = ModelProxy(
         upstream_url=settings.anthropic_base_url,
         api_key=_secret(settings.anthropic_api_key),
-        socket_root=settings.sandbox.services_root,
+        socket_root=root,
     )
-    await proxy.start()
+    egress = EgressProxy(socket_root=root)
+    await model.start()
+    await egress.start()
     try:
-        yield proxy
+        yield SandboxServices(model=model, egress=egress)
     finally:
-        await proxy.stop()
+        await egress.stop()
+        await model.stop()
 
 
 def build_worker(
@@ -65,15 +79,20 @@ def build_worker(
     backend: Sandbox,
     notifier: Notifier | None = None,
     *,
-    proxy: ModelProxy,
+    services: SandboxServices,
 ) -> Worker:
     """The worker for BugFixWorkflow and every activity it calls."""
     mirrors = MirrorCache(settings.mirror_dir)
     activities: list[Callable[..., Any]] = [
         ValidationActivities(repository_rules(settings)).validate,
-        *_sandbox_activities(backend, proxy, settings),
+        *_sandbox_activities(backend, services, settings),
         *_workspace_activities(backend, mirrors, settings),
-        AgentActivities(backend, proxy, default_model=settings.agent.model).run,
+        AgentActivities(
+            backend,
+            services.model,
+            default_model=settings.agent.model,
+            egress_policy=_egress_policy(settings),
+        ).run,
         PublishActivities(
             mirrors,
             forge_router(settings),
@@ -96,8 +115,13 @@ def build_worker(
     )
 
 
+def _egress_policy(settings: Settings) -> EgressPolicy:
+    s = settings.sandbox
+    return EgressPolicy(s.egress_allowlist, s.egress_for_all_tasks)
+
+
 def _sandbox_activities(
-    backend: Sandbox, proxy: ModelProxy, settings: Settings
+    backend: Sandbox, services: SandboxServices, settings: Settings
 ) -> list[Callable[..., Any]]:
     s = settings.sandbox
     limits = SandboxLimits(
@@ -109,7 +133,9 @@ def _sandbox_activities(
     )
     acts = SandboxActivities(
         backend,
-        proxy,
+        services.model,
+        egress=services.egress,
+        egress_policy=_egress_policy(settings),
         image=s.image,
         network=s.network,
         limits=limits,

@@ -148,6 +148,7 @@ class BugFixWorkflow:
                 task_id=task.task_id,
                 workflow_id=workflow.info().workflow_id,
                 budget_usd=task.budget_usd,
+                allow_egress=task.allow_egress,
             ),
             SandboxRef,
             QUICK,

@@ -15,7 +15,7 @@ from orchestration.logs import Redactor
 from orchestration.notify import Notifier
 from orchestration.settings import Settings
 from orchestration.temporal_client import connect
-from orchestration.worker import build_worker, model_proxy, reap_forever, run_url_for
+from orchestration.worker import build_worker, reap_forever, run_url_for, sandbox_services
 from sandbox.interface import Sandbox
 
 EMBEDDED_PORT = 7233
@@ -93,8 +93,8 @@ async def running_backend(
             settings = settings.model_copy(update={"temporal_ui_url": ui_url})
         client = await connect(settings, address)
         gateway = TaskGateway(client, settings.temporal_task_queue)
-        async with model_proxy(settings) as proxy:
-            worker = build_worker(client, settings, backend, notifier_for(settings), proxy=proxy)
+        async with sandbox_services(settings) as proxy:
+            worker = build_worker(client, settings, backend, notifier_for(settings), services=proxy)
             async with (
                 worker,
                 _maybe_slack(settings, gateway, with_slack),

@@ -11,7 +11,7 @@ from bot.cli.runtime import docker_backend, notifier_for, running_backend
 from orchestration.gateway import TaskGateway
 from orchestration.settings import Settings, SettingsError
 from orchestration.temporal_client import connect
-from orchestration.worker import build_worker, model_proxy, reap_forever
+from orchestration.worker import build_worker, reap_forever, sandbox_services
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "Dockerfile.sandbox"
@@ -29,8 +29,8 @@ async def serve_worker(settings: Settings) -> None:
     )
     console.print(f"worker polling task queue {settings.temporal_task_queue!r}")
     try:
-        async with model_proxy(settings) as proxy:
-            worker = build_worker(client, settings, backend, notifier_for(settings), proxy=proxy)
+        async with sandbox_services(settings) as proxy:
+            worker = build_worker(client, settings, backend, notifier_for(settings), services=proxy)
             async with worker:
                 await until_stopped()
     finally:

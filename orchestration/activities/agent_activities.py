@@ -11,7 +11,11 @@ from temporalio import activity
 
 from orchestration import activity_names as names
 from orchestration.activities.errors import permanent
-from orchestration.activities.sandbox_activities import sandbox_model_url
+from orchestration.activities.sandbox_activities import (
+    EgressPolicy,
+    egress_environment,
+    sandbox_model_url,
+)
 from orchestration.agent.command import ClaudeInvocation, claude_argv, claude_environment
 from orchestration.agent.prompt import agent_prompt
 from orchestration.agent.stream import AgentRunError, StreamState, final_result
@@ -27,7 +31,15 @@ IDLE_HEARTBEAT_SECONDS = 5.0
 class AgentActivities:
     """Holds the sandbox backend and the model endpoint the agent talks to."""
 
-    def __init__(self, backend: Sandbox, proxy: ModelProxy, *, default_model: str | None) -> None:
+    def __init__(
+        self,
+        backend: Sandbox,
+        proxy: ModelProxy,
+        *,
+        default_model: str | None,
+        egress_policy: EgressPolicy,
+    ) -> None:
+        self._egress_policy = egress_policy
         self._backend = backend
         self._proxy = proxy
         self._default_model = default_model
@@ -50,7 +62,7 @@ class AgentActivities:
             self._backend.exec_stream,
             request.sandbox.sandbox_id,
             claude_argv(invocation),
-            env=claude_environment(sandbox_model_url(), route.token),
+            env=self._environment(request, route.token),
             workdir=WORKSPACE_PATH,
             timeout_seconds=request.task.agent_timeout_seconds,
         )
@@ -65,6 +77,12 @@ class AgentActivities:
             return final_result(state, outcome.exit_code, outcome.timed_out)
         except AgentRunError as exc:
             raise permanent(str(exc), "AgentFailed") from None
+
+    def _environment(self, request: AgentRequest, token: str) -> dict[str, str]:
+        env = claude_environment(sandbox_model_url(), token)
+        if self._egress_policy.hosts_for(request.task.allow_egress):
+            env.update(egress_environment())
+        return env
 
     async def _follow(self, stream: ExecStream, state: StreamState) -> None:
         reporter = _ProgressReporter()

@@ -8,6 +8,7 @@ from temporalio import activity
 
 from orchestration import activity_names as names
 from orchestration.activities.errors import permanent
+from orchestration.egress_proxy import EgressProxy
 from orchestration.model_proxy import ModelProxy
 from orchestration.models import DestroyRequest, ProvisionRequest, SandboxRef
 from sandbox.interface import (
@@ -23,11 +24,35 @@ from sandbox.interface import (
 # unix socket, which the worker's model proxy serves. The sandbox itself has no network.
 MODEL_PORT = 8765
 MODEL_SOCKET = f"{SERVICES_PATH}/model.sock"
-FORWARDER = [
-    "socat",
-    f"TCP-LISTEN:{MODEL_PORT},bind=127.0.0.1,fork,reuseaddr",
-    f"UNIX-CONNECT:{MODEL_SOCKET}",
-]
+EGRESS_PORT = 3128
+EGRESS_SOCKET = f"{SERVICES_PATH}/egress.sock"
+
+
+def forwarder(port: int, socket: str) -> list[str]:
+    """socat relaying 127.0.0.1:port inside the sandbox to a worker-side unix socket."""
+    return ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr", f"UNIX-CONNECT:{socket}"]
+
+
+def egress_environment() -> dict[str, str]:
+    """Proxy variables that send package managers through the egress allowlist."""
+    proxy = f"http://127.0.0.1:{EGRESS_PORT}"
+    names = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+    return {
+        **dict.fromkeys(names, proxy),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+class EgressPolicy:
+    """Which tasks may reach which hosts (the deployment's allowlist), decided once here."""
+
+    def __init__(self, allowlist: list[str], for_all_tasks: bool) -> None:
+        self.allowlist = allowlist
+        self.for_all_tasks = for_all_tasks
+
+    def hosts_for(self, task_allows: bool) -> list[str]:
+        return self.allowlist if (self.for_all_tasks or task_allows) else []
 
 
 def sandbox_model_url() -> str:
@@ -42,6 +67,8 @@ class SandboxActivities:
         backend: Sandbox,
         proxy: ModelProxy,
         *,
+        egress: EgressProxy,
+        egress_policy: EgressPolicy,
         image: str,
         network: str,
         limits: SandboxLimits,
@@ -49,6 +76,8 @@ class SandboxActivities:
         runtime: str | None = None,
     ) -> None:
         self._runtime = runtime
+        self._egress = egress
+        self._egress_policy = egress_policy
         self._backend = backend
         self._proxy = proxy
         self._image = image
@@ -75,7 +104,17 @@ class SandboxActivities:
         except ImageMissing as exc:
             raise permanent(str(exc), "ImageMissing") from None
         await self._check_cli(info)
-        await asyncio.to_thread(self._backend.start_background, info.sandbox_id, FORWARDER)
+        await asyncio.to_thread(
+            self._backend.start_background, info.sandbox_id, forwarder(MODEL_PORT, MODEL_SOCKET)
+        )
+        hosts = self._egress_policy.hosts_for(request.allow_egress)
+        if hosts:
+            await self._egress.open_route(request.task_id, allowed_hosts=hosts)
+            await asyncio.to_thread(
+                self._backend.start_background,
+                info.sandbox_id,
+                forwarder(EGRESS_PORT, EGRESS_SOCKET),
+            )
         activity.logger.info("sandbox %s ready for task %s", info.name, request.task_id)
         return SandboxRef(sandbox_id=info.sandbox_id, name=info.name)
 
@@ -97,6 +136,14 @@ class SandboxActivities:
         info = await asyncio.to_thread(self._backend.find, request.task_id)
         if info is not None:
             await asyncio.to_thread(self._backend.destroy, info.sandbox_id)
+        stats = await self._egress.close_route(request.task_id)
+        if stats is not None and stats.refused:
+            activity.logger.info(
+                "egress of task %s: %s refused (%s)",
+                request.task_id,
+                stats.refused,
+                ", ".join(stats.refused_hosts[:10]),
+            )
         usage = await self._proxy.close_route(request.task_id)
         if usage is not None:
             activity.logger.info(

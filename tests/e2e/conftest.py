@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from orchestration.gateway import TaskGateway
 from orchestration.models import TaskInput, TaskResult, TaskStatus, TaskView
 from orchestration.settings import Settings
-from orchestration.worker import build_worker, model_proxy
+from orchestration.worker import build_worker, sandbox_services
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
 from tests.support.images import ensure_test_image
@@ -99,8 +99,8 @@ async def start_loop(
     async def start(model_url: str) -> Loop:
         queue = f"e2e-{uuid.uuid4().hex[:8]}"
         settings = e2e_settings(tmp_path / "data", fake_github, model_url, queue)
-        proxy = await stack.enter_async_context(model_proxy(settings))
-        worker = build_worker(temporal_env.client, settings, backend, proxy=proxy)
+        proxy = await stack.enter_async_context(sandbox_services(settings))
+        worker = build_worker(temporal_env.client, settings, backend, services=proxy)
         await stack.enter_async_context(worker)
         target = temporal_env.client.service_client.config.target_host
         cli_env = {

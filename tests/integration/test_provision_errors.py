@@ -3,6 +3,7 @@ non-retryable failure that leaves nothing behind."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from orchestration.activities.sandbox_activities import SandboxActivities
+from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
+from orchestration.egress_proxy import EgressProxy
 from orchestration.model_proxy import ModelProxy
 from orchestration.models import ProvisionRequest
 from sandbox.docker_backend import DockerSandbox
@@ -35,6 +37,8 @@ def activities(image: str, proxy: ModelProxy) -> tuple[SandboxActivities, Docker
     acts = SandboxActivities(
         backend,
         proxy,
+        egress=EgressProxy(socket_root=Path(tempfile.gettempdir())),  # unused: no allowlist
+        egress_policy=EgressPolicy([], for_all_tasks=False),
         image=image,
         network="none",
         limits=SandboxLimits(memory_mb=256, pids=64),

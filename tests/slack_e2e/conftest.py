@@ -21,7 +21,7 @@ from orchestration.gateway import TaskGateway
 from orchestration.models import TaskStatus
 from orchestration.scripted_model import ModelScript, ScriptedModelServer
 from orchestration.settings import SandboxSettings, Settings, SlackSettings
-from orchestration.worker import build_worker, model_proxy
+from orchestration.worker import build_worker, sandbox_services
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
 from tests.fakes.slack import FakeSlack
@@ -168,11 +168,11 @@ async def start_slack_loop(
         if sandbox is not None:
             settings = settings.model_copy(update={"sandbox": sandbox})
         gateway = TaskGateway(temporal_env.client, queue)
-        proxy_context = model_proxy(settings)
+        proxy_context = sandbox_services(settings)
         proxy = await proxy_context.__aenter__()
         stack.append(proxy_context)
         worker = build_worker(
-            temporal_env.client, settings, backend, notifier_for(settings), proxy=proxy
+            temporal_env.client, settings, backend, notifier_for(settings), services=proxy
         )
         await worker.__aenter__()
         stack.append(worker)
