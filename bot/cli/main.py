@@ -83,6 +83,9 @@ def start(
     task_id: Annotated[
         str | None, typer.Option(help="Choose the task id (idempotent start).")
     ] = None,
+    allow_egress: Annotated[
+        bool, typer.Option(help="Let the sandbox reach FIXBOT_SANDBOX__EGRESS_ALLOWLIST.")
+    ] = False,
     wait: Annotated[bool, typer.Option(help="Follow progress and print the result.")] = False,
     as_user: Annotated[str | None, typer.Option("--as", help="Who is asking.")] = None,
 ) -> None:
@@ -101,7 +104,7 @@ def start(
         budget_usd=budget,
         model=model,
         task_id=task_id,
-    )
+    ).model_copy(update={"allow_egress": allow_egress})
     try:
         validate_task(task, repository_rules(settings))  # before connecting to anything
     except TaskValidationError as exc:

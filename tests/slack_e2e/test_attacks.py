@@ -217,3 +217,61 @@ async def test_attacks_from_inside_the_sandbox_are_contained_and_nothing_leaks(
         for secret in secrets:
             assert secret not in text, f"a secret leaked into the {place}"
     assert loop.backend.find(task_id) is None
+
+
+async def test_egress_reaches_only_the_allowlisted_registry(
+    start_slack_loop: StartSlackLoop,
+    host_server: tuple[int, list[str]],
+) -> None:
+    """With egress on, the sandbox reaches an allowlisted host through the worker's proxy and
+    is refused any other; the refusal is the proxy's, the sandbox still has no network."""
+    port, hits = host_server
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(text="PACKAGE-INDEX")
+
+    registry = web.Application()
+    registry.router.add_get("/simple/", index)
+    runner = web.AppRunner(registry)
+    await runner.setup()
+    # another loopback address: 127.0.0.1 and localhost are never proxied (the model is there)
+    site = web.TCPSite(runner, "127.0.0.2", 0)
+    await site.start()
+    registry_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        egress = TIGHT.model_copy(
+            update={
+                "egress_allowlist": [f"127.0.0.2:{registry_port}"],
+                "egress_for_all_tasks": True,
+            }
+        )
+        loop = await start_slack_loop(ModelScript(steps=[]), sandbox=egress)
+        loop.model.scripts["default"] = attacker_script(
+            [
+                (
+                    "allowed",
+                    f"curl -sS -m 5 http://127.0.0.2:{registry_port}/simple/; echo EXIT=$?",
+                ),
+                ("refused", f"curl -sS -m 5 http://127.0.0.2:{port}/steal; echo EXIT=$?"),
+                (
+                    "direct",
+                    f"curl -sS -m 5 --noproxy '*' http://127.0.0.2:{registry_port}/simple/;"
+                    " echo EXIT=$?",
+                ),
+            ]
+        )
+        url = loop.github.create_repo("acme", "shop", SHOP)
+        await loop.slack.send(slash_command(f"Review {url}", user_id=REQUESTER, channel_id=CHANNEL))
+        root = await loop.root()
+        task_id = await loop.task_id(root)
+        await loop.wait_for_cards(str(root["ts"]), 1, timeout=120)
+        out = tool_outputs(loop.model.agent_requests())
+        from orchestration.models import CancelRequest
+
+        await loop.gateway.cancel(task_id, CancelRequest(by=REQUESTER))
+        await loop.gateway.result(task_id)
+    finally:
+        await runner.cleanup()
+    assert "PACKAGE-INDEX" in out["allowed"] and "EXIT=0" in out["allowed"]
+    assert "not on this task's allowlist" in out["refused"] and hits == []
+    assert "EXIT=7" in out["direct"]  # without the proxy there is no route anywhere
