@@ -23,13 +23,17 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, Field
 
+from orchestration.socket_routes import (
+    MAX_SOCKET_PATH,
+    SOCKET_MODE,
+    check_task_id,
+    prepare_dir,
+    remove_socket,
+)
+
 log = structlog.get_logger(__name__)
 
 SOCKET_NAME = "egress.sock"
-SOCKET_DIR_MODE = 0o755
-SOCKET_MODE = 0o666  # uid 1000 in the container must be able to connect
-MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with the trailing NUL on Linux
-TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers together
 HEAD_TIMEOUT_SECONDS = 10.0  # a client must send its whole request head within this
 CLOSE_GRACE_SECONDS = 1.0  # how long a finished connection may take to flush before it is cut
@@ -221,31 +225,11 @@ def _entry_matches(entry: str, host: str, port: int) -> bool:
     return address is not None and address == _ip(host)
 
 
-def _check_task_id(task_id: str) -> None:
-    """Refuse a task id that is not a safe single path component."""
-    if not TASK_ID.fullmatch(task_id) or task_id in {".", ".."}:
-        raise ValueError(f"task id {task_id!r} is not usable as a directory name")
-
-
 def _check_entries(allowed_hosts: list[str]) -> None:
     """Refuse an allowlist with entries that could never match."""
     bad = [entry for entry in allowed_hosts if not valid_entry(entry)]
     if bad:
         raise ValueError(f"malformed allowlist entries: {bad!r}")
-
-
-def _prepare_dir(socket_dir: Path, socket_path: Path) -> None:
-    """Create the route's directory (0755) and clear a stale socket left by a crash."""
-    socket_dir.mkdir(parents=True, exist_ok=True)
-    socket_dir.chmod(SOCKET_DIR_MODE)
-    socket_path.unlink(missing_ok=True)
-
-
-def _remove_socket(route: EgressRoute) -> None:
-    """Remove the route's socket, and its directory only if nothing else is left in it."""
-    route.socket_path.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # not empty: the model proxy's socket is still there
-        route.socket_dir.rmdir()
 
 
 def _parse_head(head: bytes) -> _Request:
@@ -451,7 +435,7 @@ class EgressProxy:
 
     async def open_route(self, task_id: str, *, allowed_hosts: list[str]) -> EgressRoute:
         """Listen on the task's socket; the same task gets the same route (allowlist updated)."""
-        _check_task_id(task_id)
+        check_task_id(task_id)
         _check_entries(allowed_hosts)
         if not self._started:
             raise RuntimeError("the egress proxy is not started")
@@ -496,7 +480,7 @@ class EgressProxy:
 
     async def _listen(self, route: _Route) -> None:
         """Start the route's server on its unix socket, reachable by any local user."""
-        _prepare_dir(route.public.socket_dir, route.public.socket_path)
+        prepare_dir(route.public.socket_dir, route.public.socket_path)
         try:
             route.server = await asyncio.start_unix_server(
                 functools.partial(self._serve, route),
@@ -507,7 +491,7 @@ class EgressProxy:
         except BaseException:
             if route.server is not None:
                 route.server.close()
-            _remove_socket(route.public)
+            remove_socket(route.public.socket_path)
             raise
 
     async def _shut(self, route: _Route) -> None:
@@ -523,7 +507,7 @@ class EgressProxy:
             if route.server is not None:
                 await route.server.wait_closed()
         finally:
-            _remove_socket(route.public)
+            remove_socket(route.public.socket_path)
 
     async def _serve(
         self, route: _Route, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

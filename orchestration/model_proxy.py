@@ -27,14 +27,18 @@ from multidict import CIMultiDict
 from pydantic import BaseModel, SecretStr
 from yarl import URL
 
+from orchestration.socket_routes import (
+    MAX_SOCKET_PATH,
+    SOCKET_MODE,
+    check_task_id,
+    prepare_dir,
+    remove_socket,
+)
+
 log = structlog.get_logger(__name__)
 
 SOCKET_NAME = "model.sock"
-SOCKET_DIR_MODE = 0o755
-SOCKET_MODE = 0o666  # uid 1000 in the container must be able to connect
-MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with the trailing NUL on Linux
 HEADER_VALUE = re.compile(r"[\x21-\x7e]+")  # visible ASCII, as an API key is
-TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 CLOSE_GRACE_SECONDS = 1.0  # how long a closing route waits for its connections to wind down
 CONNECT_TIMEOUT_SECONDS = 30.0
 MAX_BODY_KEPT = 32 * 1024 * 1024  # Anthropic's request size limit; bigger bodies are not kept
@@ -418,26 +422,6 @@ def upstream_target(base: URL, target: URL) -> URL:
     )
 
 
-def _check_task_id(task_id: str) -> None:
-    """Refuse a task id that is not a safe single path component."""
-    if not TASK_ID.fullmatch(task_id) or task_id in {".", ".."}:
-        raise ValueError(f"task id {task_id!r} is not usable as a directory name")
-
-
-def _prepare_dir(socket_dir: Path, socket_path: Path) -> None:
-    """Create the route's directory (0755) and clear a stale socket left by a crash."""
-    socket_dir.mkdir(parents=True, exist_ok=True)
-    socket_dir.chmod(SOCKET_DIR_MODE)
-    socket_path.unlink(missing_ok=True)
-
-
-def _remove_dir(socket_dir: Path) -> None:
-    """Remove the route's socket, and its directory once nothing else is in it."""
-    (socket_dir / SOCKET_NAME).unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        socket_dir.rmdir()
-
-
 def _cut(request: web.Request) -> None:
     """Abort the client's connection so a broken upstream answer does not look complete."""
     if request.transport is not None:
@@ -514,7 +498,7 @@ class ModelProxy:
 
     async def open_route(self, task_id: str, *, budget_usd: float) -> ProxyRoute:
         """Listen on the task's socket; the same task gets the same route (budget updated)."""
-        _check_task_id(task_id)
+        check_task_id(task_id)
         if self._session is None:
             raise RuntimeError("the model proxy is not started")
         async with self._lock:
@@ -560,7 +544,7 @@ class ModelProxy:
     async def _listen(self, route: _Route) -> None:
         """Start the route's aiohttp server on its unix socket, reachable by any local user."""
         socket_dir, socket_path = route.public.socket_dir, route.public.socket_path
-        _prepare_dir(socket_dir, socket_path)
+        prepare_dir(socket_dir, socket_path)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", functools.partial(self._serve, route))
         runner = web.AppRunner(
@@ -577,7 +561,7 @@ class ModelProxy:
             socket_path.chmod(SOCKET_MODE)
         except BaseException:
             await runner.cleanup()
-            _remove_dir(socket_dir)
+            remove_socket(socket_dir / SOCKET_NAME)
             raise
         route.runner = runner
 
@@ -590,7 +574,7 @@ class ModelProxy:
             if route.runner is not None:
                 await route.runner.cleanup()
         finally:
-            _remove_dir(route.public.socket_dir)
+            remove_socket(route.public.socket_path)
 
     async def _serve(self, route: _Route, request: web.Request) -> web.StreamResponse:
         """Serve one request on a route, tracked so that closing the route can cut it."""

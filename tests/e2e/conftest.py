@@ -21,6 +21,7 @@ from orchestration.settings import Settings
 from orchestration.worker import build_worker, sandbox_services
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
+from tests.support.guards import no_sandbox_left_behind  # noqa: F401 (autouse fixture)
 from tests.support.images import ensure_test_image
 from tests.support.settings import e2e_settings
 
@@ -29,17 +30,6 @@ from tests.support.settings import e2e_settings
 def sandbox_image() -> str:
     """The real sandbox image with the real `claude`, built or reused by content hash."""
     return ensure_test_image()
-
-
-@pytest.fixture(autouse=True)
-def no_sandbox_left_behind(tmp_path: Path) -> Iterator[None]:
-    """Fail a test that leaves a sandbox of its own behind (and remove it)."""
-    yield
-    backend = DockerSandbox()
-    mine = [s for s in backend.list_sandboxes() if str(tmp_path) in s.owner]
-    for sandbox in mine:
-        backend.destroy(sandbox.sandbox_id)
-    assert not mine, f"left behind: {[s.name for s in mine]}"
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from orchestration.worker import build_worker, sandbox_services
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
 from tests.fakes.slack import FakeSlack
+from tests.support.guards import no_sandbox_left_behind  # noqa: F401 (autouse fixture)
 from tests.support.images import ensure_test_image
 from tests.support.settings import e2e_settings
 
@@ -132,17 +133,6 @@ def _has_action(message: dict[str, Any], action_id: str) -> bool:
 
 
 StartSlackLoop = Callable[..., Awaitable[SlackLoop]]
-
-
-@pytest.fixture(autouse=True)
-def no_sandbox_left_behind(tmp_path: Path) -> Iterator[None]:
-    """Fail a test that leaves a sandbox of its own behind (and remove it)."""
-    yield
-    backend = DockerSandbox()
-    mine = [s for s in backend.list_sandboxes() if str(tmp_path) in s.owner]
-    for sandbox in mine:
-        backend.destroy(sandbox.sandbox_id)
-    assert not mine, f"left behind: {[s.name for s in mine]}"
 
 
 @pytest.fixture
