@@ -92,6 +92,7 @@ def build_worker(
             services.model,
             default_model=settings.agent.model,
             egress_policy=_egress_policy(settings),
+            redact=Redactor(settings.secret_values()).text,
         ).run,
         PublishActivities(
             mirrors,

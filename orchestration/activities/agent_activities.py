@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from temporalio import activity
 
@@ -38,7 +38,9 @@ class AgentActivities:
         *,
         default_model: str | None,
         egress_policy: EgressPolicy,
+        redact: Callable[[str], str] = lambda text: text,
     ) -> None:
+        self._redact = redact
         self._egress_policy = egress_policy
         self._backend = backend
         self._proxy = proxy
@@ -74,9 +76,16 @@ class AgentActivities:
             raise
         outcome = stream.result()
         try:
-            return final_result(state, outcome.exit_code, outcome.timed_out)
+            result = final_result(state, outcome.exit_code, outcome.timed_out)
         except AgentRunError as exc:
-            raise permanent(str(exc), "AgentFailed") from None
+            raise permanent(self._redact(str(exc)), "AgentFailed") from None
+        # what the agent wrote goes into history, Slack and PRs: no token it came across
+        return result.model_copy(
+            update={
+                "summary": self._redact(result.summary),
+                "question": self._redact(result.question) if result.question else None,
+            }
+        )
 
     def _environment(self, request: AgentRequest, token: str) -> dict[str, str]:
         env = claude_environment(sandbox_model_url(), token)
@@ -89,12 +98,13 @@ class AgentActivities:
         async for line in _lines(stream):
             progress = state.feed(line)
             if progress:
+                progress = self._redact(progress)
                 activity.heartbeat(progress)
                 await reporter.report(progress)
             else:
                 activity.heartbeat(state.progress)
         if state.progress:
-            await reporter.report(state.progress, force=True)
+            await reporter.report(self._redact(state.progress), force=True)
 
     async def _stop_agent(self, sandbox_id: str) -> None:
         with contextlib.suppress(Exception):
