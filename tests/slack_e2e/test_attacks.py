@@ -56,7 +56,9 @@ def hidden(secret: str) -> str:
     return f"\"$(printf %s '{secret[:half]}' '{secret[half:]}')\""
 
 
-def attacks(secrets: list[str], host_port: int, github_port: int) -> list[tuple[str, str]]:
+def attacks(
+    secrets: list[str], host_port: int, github_port: int, worker_dir: str
+) -> list[tuple[str, str]]:
     """(name, bash command) pairs the attacker runs, each printing evidence of its outcome."""
     grep_secrets = " ".join(f"-e {hidden(s)}" for s in secrets)
     return [
@@ -72,6 +74,11 @@ def attacks(secrets: list[str], host_port: int, github_port: int) -> list[tuple[
             "ls -la / /run/fixbot /home 2>&1; echo FILE_SECRETS=$(grep -rIl "
             + grep_secrets
             + " /workspace /home /tmp /run /etc /var /opt 2>/dev/null | wc -l)",
+        ),
+        (
+            "worker_files",
+            f"ls -la {worker_dir} 2>&1; cat {worker_dir}/mirrors/* 2>&1 | head -3;"
+            " echo WORKER_DONE",
         ),
         ("host_http", f"curl -sS -m 3 http://127.0.0.1:{host_port}/steal; echo CURL_EXIT=$?"),
         (
@@ -162,11 +169,11 @@ async def test_attacks_from_inside_the_sandbox_are_contained_and_nothing_leaks(
     slack_tokens: tuple[str, str],
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """Twelve attacks, each blocked or contained; the task completes; no secret anywhere."""
+    """Thirteen attacks, each blocked or contained; the task completes; no secret anywhere."""
     port, hits = host_server
     loop = await start_slack_loop(ModelScript(steps=[]), sandbox=TIGHT)
     secrets = [loop.github.token, *slack_tokens, loop.settings.anthropic_api_key.get_secret_value()]  # type: ignore[union-attr]
-    commands = attacks(secrets, port, loop.github.port)
+    commands = attacks(secrets, port, loop.github.port, str(loop.settings.data_dir))
     loop.model.scripts["default"] = attacker_script(commands)
     url = loop.github.create_repo("acme", "shop", SHOP)
     await loop.slack.send(
@@ -186,6 +193,7 @@ async def test_attacks_from_inside_the_sandbox_are_contained_and_nothing_leaks(
     assert "ENV_SECRETS=0" in out["env"]
     assert "PROC_SECRETS=0" in out["proc_environ"]
     assert "FILE_SECRETS=0" in out["files"]
+    assert out["worker_files"].count("No such file or directory") == 2
     assert "CURL_EXIT=7" in out["host_http"] and hits == []
     assert loop.github.branch_sha("acme", "shop", "evil") is None
     assert "SUDO_EXIT=127" in out["sudo"]
