@@ -191,6 +191,7 @@ class BugFixWorkflow:
             PublishResult,
             PUBLISH_TIMEOUT,
             retry=PUBLISH_RETRY,
+            interruptible=False,
         )
         self._announce(NoticeKind.PR_OPENED)
         self._status = TaskStatus.COMPLETED
@@ -314,8 +315,10 @@ class BugFixWorkflow:
         *,
         retry: RetryPolicy = RETRY,
         heartbeat: timedelta | None = None,
+        interruptible: bool = True,
     ) -> T:
-        """Run one activity as a step: timed, visible in status, interrupted by a cancel request."""
+        """Run one activity as a step: timed, visible in status, interrupted by a cancel request
+        (unless its effects reach outside, like opening PRs: then it is finished first)."""
         self._raise_if_cancel_requested()
         self._status = status
         self._begin(step)
@@ -328,6 +331,10 @@ class BugFixWorkflow:
             retry_policy=retry,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
+        if not interruptible:
+            result = await _finish_regardless(handle)
+            self._end(step)
+            return result  # type: ignore[no-any-return]
         try:
             await workflow.wait_condition(lambda: handle.done() or self._cancel is not None)
         except asyncio.CancelledError:
@@ -489,6 +496,10 @@ class BugFixWorkflow:
     def _validate_cancel(self, request: CancelRequest) -> None:
         if self._status.is_terminal or self._result is not None:
             raise ApplicationError(f"the task has ended ({self._status.value})", non_retryable=True)
+        if self._status is TaskStatus.CREATING_PRS:
+            raise ApplicationError(
+                "too late to cancel: the pull requests are being opened", non_retryable=True
+            )
         task = self._require_task()
         approvers = task.policy.approvers
         if approvers and request.by not in approvers and request.by != task.requester:
@@ -501,7 +512,8 @@ class BugFixWorkflow:
     @workflow.signal
     def cancel(self, request: CancelRequest | None = None) -> None:
         """Signal form of cancel (`temporal workflow signal --name cancel`)."""
-        if self._cancel is None and not self._status.is_terminal:
+        late = self._status.is_terminal or self._status is TaskStatus.CREATING_PRS
+        if self._cancel is None and not late:
             self._cancel = request or CancelRequest(by="signal")
 
     @workflow.query
@@ -573,6 +585,16 @@ class BugFixWorkflow:
             if self._pull_requests
             else [],
         )
+
+
+async def _finish_regardless(handle: Any) -> Any:
+    """Wait for a step that must not be cut short; a cancel of the workflow waits for it."""
+    while True:
+        try:
+            await workflow.wait_condition(handle.done)
+            return await handle
+        except asyncio.CancelledError:
+            workflow.logger.info("cancel arrived while opening pull requests; finishing them first")
 
 
 def _step_seconds(steps: list[StepTiming]) -> dict[str, float]:

@@ -75,6 +75,8 @@ class AgentActivities:
             await self._stop_agent(request.sandbox.sandbox_id)
             raise
         outcome = stream.result()
+        if state.result is None and not outcome.timed_out:
+            await self._explain_a_dead_sandbox(request)
         try:
             result = final_result(state, outcome.exit_code, outcome.timed_out)
         except AgentRunError as exc:
@@ -87,6 +89,16 @@ class AgentActivities:
             }
         )
 
+    async def _explain_a_dead_sandbox(self, request: AgentRequest) -> None:
+        """The run ended without a result: if the sandbox itself is gone, say so plainly."""
+        info = await asyncio.to_thread(self._backend.find, request.task.task_id)
+        if info is None or not info.running:
+            raise permanent(
+                "the sandbox stopped during the agent run (killed, or out of memory at the "
+                "container's limit)",
+                "SandboxStopped",
+            )
+
     def _environment(self, request: AgentRequest, token: str) -> dict[str, str]:
         env = claude_environment(sandbox_model_url(), token)
         if self._egress_policy.hosts_for(request.task.allow_egress):
@@ -95,6 +107,14 @@ class AgentActivities:
 
     async def _follow(self, stream: ExecStream, state: StreamState) -> None:
         reporter = _ProgressReporter()
+        try:
+            await self._relay(stream, state, reporter)
+        finally:
+            await reporter.close()
+
+    async def _relay(
+        self, stream: ExecStream, state: StreamState, reporter: _ProgressReporter
+    ) -> None:
         async for line in _lines(stream):
             progress = state.feed(line)
             if progress:
@@ -117,16 +137,38 @@ class AgentActivities:
 
 
 class _ProgressReporter:
-    """Signals the workflow with the latest progress, at most every few seconds."""
+    """Signals the workflow with the latest progress, at most every few seconds; a line held
+    back by the throttle is sent when the interval is over, even if no newer line comes (a
+    long command must not leave the status showing the action before it)."""
 
     def __init__(self) -> None:
         self._last = 0.0
+        self._pending: str | None = None
+        self._trailing: asyncio.Task[None] | None = None
 
     async def report(self, text: str, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < SIGNAL_INTERVAL_SECONDS:
+        wait = SIGNAL_INTERVAL_SECONDS - (time.monotonic() - self._last)
+        if force or wait <= 0:
+            self._pending = None
+            await self._send(text)
             return
-        self._last = now
+        self._pending = text
+        if self._trailing is None or self._trailing.done():
+            self._trailing = asyncio.create_task(self._send_later(wait))
+
+    async def close(self) -> None:
+        if self._trailing is not None:
+            self._trailing.cancel()
+            await asyncio.gather(self._trailing, return_exceptions=True)
+
+    async def _send_later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        if self._pending is not None:
+            text, self._pending = self._pending, None
+            await self._send(text)
+
+    async def _send(self, text: str) -> None:
+        self._last = time.monotonic()
         info = activity.info()
         if info.workflow_id is None:
             return

@@ -479,3 +479,46 @@ async def test_the_result_carries_the_audit_trail(
     assert [r.by for r in audit.refused] == ["mallory"]
     assert audit.pushed_branches == [f"fixbot/{task.task_id}"]
     assert stubs.published[0].approved_digest == view.changes.digest
+
+
+async def test_approve_racing_cancel_has_exactly_one_outcome(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """Approve and cancel sent at the same moment, several times: each task ends either
+    completed with its PR opened once, or cancelled with none; never both, never neither."""
+    outcomes = []
+    for _ in range(5):
+        stubs = Stubs()
+        gateway = harness(stubs)
+        task = make_task()
+        await gateway.start(task)
+        await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+        await asyncio.gather(
+            gateway.decide(task.task_id, Decision(approve=True, by="alice")),
+            gateway.cancel(task.task_id, CancelRequest(by="rita")),
+            return_exceptions=True,
+        )
+        result = await gateway.result(task.task_id)
+        published = stubs.calls.count("publish")
+        assert (result.status, published) in {(TaskStatus.COMPLETED, 1), (TaskStatus.CANCELLED, 0)}
+        assert stubs.destroyed == [task.task_id]
+        outcomes.append(result.status)
+    print("approve vs cancel outcomes:", [o.value for o in outcomes])
+
+
+async def test_two_approvals_at_once_decide_once(harness: Callable[[Stubs], TaskGateway]) -> None:
+    """Two approvers click at the same moment: one decision is recorded, the other is told."""
+    stubs = Stubs()
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    answers = await asyncio.gather(
+        gateway.decide(task.task_id, Decision(approve=True, by="alice")),
+        gateway.decide(task.task_id, Decision(approve=True, by="bob")),
+        return_exceptions=True,
+    )
+    refused = [a for a in answers if isinstance(a, ActionRefused)]
+    assert len(refused) == 1 and "already approved by" in str(refused[0])
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.COMPLETED and stubs.calls.count("publish") == 1
