@@ -98,6 +98,8 @@ class TaskInput(BaseModel):
     budget_usd: float = 5.0
     model: str | None = None
     agent_timeout_seconds: int = 30 * 60
+    # how soon a crashed worker is noticed and its step retried elsewhere
+    heartbeat_timeout_seconds: int = 30
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     allow_egress: bool = False  # reach the deployment's egress allowlist (package registries)
     created_at: datetime
@@ -155,6 +157,7 @@ class AgentMode(StrEnum):
     START = "start"
     ANSWER = "answer"  # resume with a person's answer to the agent's question
     FEEDBACK = "feedback"  # resume with a reviewer's requested changes
+    CONTINUE = "continue"  # resume after the run was cut off (its worker died)
 
 
 class AgentRequest(BaseModel):

@@ -81,6 +81,8 @@ def _task_field_problems(task: TaskInput) -> list[str]:
         problems.append(f"budget: must be above 0 and at most {MAX_BUDGET_USD} USD")
     if not MIN_APPROVAL_TIMEOUT <= task.approval_timeout_seconds <= MAX_APPROVAL_TIMEOUT:
         problems.append("approval timeout: must be between 1 minute and 30 days")
+    if not 2 <= task.heartbeat_timeout_seconds <= 600:
+        problems.append("heartbeat timeout: must be between 2 and 600 seconds")
     if task.agent_timeout_seconds < 30:
         problems.append("agent timeout: must be at least 30 seconds")
     if task.ticket_url:

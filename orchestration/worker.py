@@ -93,6 +93,7 @@ def build_worker(
             default_model=settings.agent.model,
             egress_policy=_egress_policy(settings),
             redact=Redactor(settings.secret_values()).text,
+            egress=services.egress,
         ).run,
         PublishActivities(
             mirrors,

@@ -57,7 +57,9 @@ T = TypeVar("T")
 QUICK = timedelta(minutes=2)
 WORKSPACE_TIMEOUT = timedelta(minutes=20)
 PUBLISH_TIMEOUT = timedelta(minutes=10)
-AGENT_HEARTBEAT = timedelta(seconds=30)
+# a worker that dies mid-run leaves its claude running in the sandbox: the next attempt stops
+# it and resumes the same session (see the agent activity)
+AGENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 MAX_CLARIFICATIONS = 5
 MAX_REVISIONS = 5
 _FINAL_NOTICE = {
@@ -72,7 +74,6 @@ RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=6
 )
-ONCE = RetryPolicy(maximum_attempts=1)
 
 
 class _Stop(Exception):
@@ -246,8 +247,7 @@ class BugFixWorkflow:
             request,
             AgentResult,
             timedelta(seconds=task.agent_timeout_seconds + 120),
-            retry=ONCE,
-            heartbeat=AGENT_HEARTBEAT,
+            retry=AGENT_RETRY,
         )
         self._agent = result
         self._cost += result.cost_usd
@@ -327,7 +327,7 @@ class BugFixWorkflow:
             argument,
             result_type=result_type,
             start_to_close_timeout=timeout,
-            heartbeat_timeout=heartbeat,
+            heartbeat_timeout=heartbeat or self._heartbeat(),
             retry_policy=retry,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
@@ -349,6 +349,9 @@ class BugFixWorkflow:
         self._end(step)
         return result  # type: ignore[no-any-return]
 
+    def _heartbeat(self) -> timedelta:
+        return timedelta(seconds=self._require_task().heartbeat_timeout_seconds)
+
     def _raise_if_cancel_requested(self) -> None:
         if self._cancel is not None:
             reason = f"cancelled by {self._cancel.by}" + (
@@ -364,6 +367,7 @@ class BugFixWorkflow:
                 names.DESTROY_SANDBOX,
                 DestroyRequest(task_id=task.task_id, workflow_id=workflow.info().workflow_id),
                 start_to_close_timeout=QUICK,
+                heartbeat_timeout=self._heartbeat(),
                 retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5),
             )
         except ActivityError as exc:

@@ -16,11 +16,17 @@ from orchestration.activities.sandbox_activities import (
     egress_environment,
     sandbox_model_url,
 )
-from orchestration.agent.command import ClaudeInvocation, claude_argv, claude_environment
+from orchestration.agent.command import (
+    SANDBOX_HOME,
+    ClaudeInvocation,
+    claude_argv,
+    claude_environment,
+)
 from orchestration.agent.prompt import agent_prompt
 from orchestration.agent.stream import AgentRunError, StreamState, final_result
+from orchestration.egress_proxy import EgressProxy
 from orchestration.model_proxy import ModelProxy
-from orchestration.models import AgentProgress, AgentRequest, AgentResult
+from orchestration.models import AgentMode, AgentProgress, AgentRequest, AgentResult
 from sandbox.interface import WORKSPACE_PATH, ExecStream, Sandbox
 
 PROGRESS_SIGNAL = "report_progress"
@@ -39,7 +45,9 @@ class AgentActivities:
         default_model: str | None,
         egress_policy: EgressPolicy,
         redact: Callable[[str], str] = lambda text: text,
+        egress: EgressProxy | None = None,
     ) -> None:
+        self._egress = egress
         self._redact = redact
         self._egress_policy = egress_policy
         self._backend = backend
@@ -49,6 +57,8 @@ class AgentActivities:
     @activity.defn(name=names.RUN_AGENT)
     async def run(self, request: AgentRequest) -> AgentResult:
         """One headless run (or resumed run) of the agent, until its structured outcome."""
+        if activity.info().attempt > 1:
+            request = await self._take_over(request)
         invocation = ClaudeInvocation(
             prompt=agent_prompt(request.task, request.mode, request.message),
             session_id=request.session_id,
@@ -56,10 +66,14 @@ class AgentActivities:
             budget_usd=request.budget_usd,
             model=request.task.model or self._default_model,
         )
-        # the task's own token for the proxy: the real API key stays in this process
+        # the task's own token for the proxy: the real API key stays in this process (opened
+        # here too, not only at provisioning: this may be a new worker process)
         route = await self._proxy.open_route(
             request.task.task_id, budget_usd=request.task.budget_usd
         )
+        hosts = self._egress_policy.hosts_for(request.task.allow_egress)
+        if hosts and self._egress is not None:
+            await self._egress.open_route(request.task.task_id, allowed_hosts=hosts)
         stream = await asyncio.to_thread(
             self._backend.exec_stream,
             request.sandbox.sandbox_id,
@@ -88,6 +102,22 @@ class AgentActivities:
                 "question": self._redact(result.question) if result.question else None,
             }
         )
+
+    async def _take_over(self, request: AgentRequest) -> AgentRequest:
+        """A retry after a lost attempt: stop the claude it left running in the sandbox, and
+        continue its session when it got far enough to have one."""
+        sandbox_id = request.sandbox.sandbox_id
+        await self._stop_agent(sandbox_id)
+        found = await asyncio.to_thread(
+            self._backend.exec,
+            sandbox_id,
+            ["find", f"{SANDBOX_HOME}/.claude/projects", "-name", f"{request.session_id}.jsonl"],
+            timeout_seconds=30,
+        )
+        if found.exit_code == 0 and found.stdout.strip():
+            activity.logger.info("resuming session %s after a lost attempt", request.session_id)
+            return request.model_copy(update={"mode": AgentMode.CONTINUE, "message": ""})
+        return request
 
     async def _explain_a_dead_sandbox(self, request: AgentRequest) -> None:
         """The run ended without a result: if the sandbox itself is gone, say so plainly."""

@@ -16,6 +16,7 @@ from temporalio import activity
 
 from orchestration import activity_names as names
 from orchestration.activities.errors import permanent
+from orchestration.activities.heartbeat import heartbeats
 from orchestration.forge.git_push import (
     GitAuth,
     PatchDoesNotApplyError,
@@ -77,6 +78,7 @@ class PublishActivities:
         self._run_url = run_url
 
     @activity.defn(name=names.OPEN_PULL_REQUESTS)
+    @heartbeats
     async def publish(self, request: PublishRequest) -> PublishResult:
         """Push each changed repository's branch and open (or reuse) its pull request."""
         _refuse_unapproved(request, self._allow_protected)

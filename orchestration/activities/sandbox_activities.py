@@ -8,6 +8,7 @@ from temporalio import activity
 
 from orchestration import activity_names as names
 from orchestration.activities.errors import permanent
+from orchestration.activities.heartbeat import heartbeats
 from orchestration.egress_proxy import EgressProxy
 from orchestration.model_proxy import ModelProxy
 from orchestration.models import DestroyRequest, ProvisionRequest, SandboxRef
@@ -86,6 +87,7 @@ class SandboxActivities:
         self._owner = owner
 
     @activity.defn(name=names.PROVISION_SANDBOX)
+    @heartbeats
     async def provision(self, request: ProvisionRequest) -> SandboxRef:
         """Create the hardened container, connect it to the model proxy, check the CLI."""
         route = await self._proxy.open_route(request.task_id, budget_usd=request.budget_usd)
@@ -131,6 +133,7 @@ class SandboxActivities:
             )
 
     @activity.defn(name=names.DESTROY_SANDBOX)
+    @heartbeats
     async def destroy(self, request: DestroyRequest) -> None:
         """Remove the task's container, workspace volume and model route; missing is fine."""
         info = await asyncio.to_thread(self._backend.find, request.task_id)

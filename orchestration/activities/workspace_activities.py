@@ -9,6 +9,7 @@ from temporalio import activity
 
 from orchestration import activity_names as names
 from orchestration.activities.errors import permanent
+from orchestration.activities.heartbeat import heartbeats
 from orchestration.agent.prompt import workspace_guide
 from orchestration.models import (
     ChangeSet,
@@ -46,6 +47,7 @@ class WorkspaceActivities:
         self._allow_protected = allow_protected
 
     @activity.defn(name=names.PREPARE_WORKSPACE)
+    @heartbeats
     async def prepare(self, target: SandboxTarget) -> WorkspaceReport:
         """Fetch each repository into the mirror cache and stream its tree into the sandbox."""
         archive = WorkspaceArchive()
@@ -82,6 +84,7 @@ class WorkspaceActivities:
         return commit
 
     @activity.defn(name=names.COLLECT_CHANGES)
+    @heartbeats
     async def collect(self, request: CollectRequest) -> ChangeSet:
         """Each repository's change against the commit it was prepared at."""
         by_name = {r.name: r for r in request.task.repositories}

@@ -99,6 +99,12 @@ def _resume_message(message: str, tag: str, treat_as: str) -> str:
 
 def agent_prompt(task: TaskInput, mode: AgentMode, message: str) -> str:
     """The `-p` prompt for a run: the task at the start, the answer or feedback on resume."""
+    if mode is AgentMode.CONTINUE:
+        return (
+            "Your previous run was interrupted before it finished (fixbot's worker restarted). "
+            "Continue the task from where you stopped, then report the outcome through the "
+            "structured output."
+        )
     if mode is AgentMode.ANSWER:
         answer = _resume_message(message, "answer", "the reporter's answer to your question")
         return f"The reporter answered your question:\n{answer}Continue."
