@@ -59,6 +59,11 @@ class TaskGateway:
         self._task_queue = task_queue
         self._query_timeout = query_timeout
 
+    @property
+    def client(self) -> Client:
+        """The Temporal client underneath (for tools that need more than tasks)."""
+        return self._client
+
     async def start(self, task: TaskInput) -> str:
         """Start the task's workflow; a second start of the same task returns the running one."""
         handle = await self._client.start_workflow(

@@ -190,3 +190,54 @@ async def _until(gateway: TaskGateway, task_id: str, check: object, timeout: flo
             return
         await asyncio.sleep(0.2)
     raise AssertionError("the task never reached the expected state")
+
+
+async def kill_when_scheduled(
+    gateway: TaskGateway, workflow: str, activity_type: str, kill: Callable[[], None]
+) -> None:
+    """SIGKILL the worker the moment the given step is scheduled (it is then starting on it)."""
+    handle = gateway._client.get_workflow_handle(workflow)
+    for _ in range(600):
+        history = await handle.fetch_history()
+        for event in history.events:
+            scheduled = event.activity_task_scheduled_event_attributes
+            if (
+                event.HasField("activity_task_scheduled_event_attributes")
+                and scheduled.activity_type.name == activity_type
+            ):
+                kill()
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{activity_type} was never scheduled")
+
+
+@pytest.mark.parametrize(
+    "step", ["provision_sandbox", "prepare_workspace", "open_pull_requests", "destroy_sandbox"]
+)
+async def test_worker_killed_at_each_step(
+    crash: Callable[[str], Crash], fake_github: FakeGitHub, step: str
+) -> None:
+    """SIGKILL as a step starts: the next worker retries it and the task still completes with
+    exactly one PR and no sandbox or volume left."""
+    with ScriptedModelServer(scripted_fix()) as model:
+        run = crash(model.url)
+        first = run.workers.start()
+        task = make_task(
+            run.settings,
+            title="Discounts raise prices",
+            requester="rita",
+            require_approval=False,
+            repositories=[RepositorySpec(url=run.repo_url, name="shop")],
+        )
+        task = task.model_copy(update={"heartbeat_timeout_seconds": 3})
+        await run.gateway.start(task)
+        await kill_when_scheduled(
+            run.gateway, f"fixbot-{task.task_id}", step, lambda: run.workers.kill(first)
+        )
+        run.workers.start()
+        result = await asyncio.wait_for(run.gateway.result(task.task_id), 180)
+    assert result.status is TaskStatus.COMPLETED, result.error
+    assert len(fake_github.pulls("acme", "shop")) == 1
+    backend = DockerSandbox()
+    assert backend.find(task.task_id) is None
+    assert not [v for v in backend.list_orphan_volumes() if task.task_id in v]
