@@ -196,7 +196,7 @@ async def kill_when_scheduled(
     gateway: TaskGateway, workflow: str, activity_type: str, kill: Callable[[], None]
 ) -> None:
     """SIGKILL the worker the moment the given step is scheduled (it is then starting on it)."""
-    handle = gateway._client.get_workflow_handle(workflow)
+    handle = gateway.client.get_workflow_handle(workflow)
     for _ in range(600):
         history = await handle.fetch_history()
         for event in history.events:
