@@ -91,6 +91,12 @@ class DevServer:
             f"temporal dev server did not listen on {self.address} within {timeout}s"
         )
 
+    def kill(self) -> None:
+        """End the server abruptly (SIGKILL), as a crash would; its SQLite file stays."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
             return
