@@ -23,7 +23,7 @@ from bot.cli.demo_repo import create_demo_repository, scripted_fix
 from bot.cli.runtime import docker_backend, running_backend
 from orchestration.models import RepositorySpec, TaskResult, TaskStatus
 from orchestration.scripted_model import ScriptedModelServer
-from orchestration.settings import GitSettings, SandboxSettings, Settings
+from orchestration.settings import ApprovalSettings, GitSettings, SandboxSettings, Settings
 from orchestration.task_factory import make_task
 from tests.support.images import TEST_IMAGE, ensure_test_image
 
@@ -48,6 +48,7 @@ async def run_tasks(workdir: Path, runs: int) -> list[tuple[float, TaskResult]]:
             anthropic_api_key=SecretStr("scripted"),
             sandbox=SandboxSettings(image=TEST_IMAGE),
             git=GitSettings(allow_local_repositories=True),
+            approval=ApprovalSettings(allow_skip=True),
         )
         async with running_backend(settings, docker_backend(), fixed_ports=False) as runtime:
             for _ in range(runs + 1):  # the first run warms the mirror cache; not counted

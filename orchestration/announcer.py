@@ -85,11 +85,17 @@ class Announcer:
         self.post(NoticeKind.PROGRESS, text)
 
     async def finish(self, kind: NoticeKind, text: str = "") -> None:
-        """The final notice, then wait for every notice still in flight."""
+        """The final notice, then wait for every notice still in flight (a cancel of the
+        workflow arriving now does not cut the final word short)."""
         self.post(kind, text)
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
-        self._pending = []
+        pending, self._pending = self._pending, []
+        while pending:
+            try:
+                await workflow.wait_condition(lambda: all(h.done() for h in pending))
+            except asyncio.CancelledError:
+                continue
+            await asyncio.gather(*pending, return_exceptions=True)  # failures were logged
+            return
 
     async def _deliver(self, kind: NoticeKind) -> NoticeReceipt | None:
         if not self.enabled:
@@ -108,4 +114,20 @@ class Announcer:
         return receipt
 
     def _notice(self, kind: NoticeKind, text: str) -> Notice:
-        return Notice(kind=kind, task=self._task, view=self._view(), text=text, thread=self.thread)
+        return Notice(
+            kind=kind,
+            task=self._task,
+            view=_without_patches(self._view()),
+            text=text,
+            thread=self.thread,
+        )
+
+
+def _without_patches(view: TaskView) -> TaskView:
+    """The view as a person sees it: files, counts and digest, but not the patch text, which
+    would otherwise be copied into history with every notice."""
+    if view.changes is None:
+        return view
+    slim = [c.model_copy(update={"patch": ""}) for c in view.changes.repositories]
+    changes = view.changes.model_copy(update={"repositories": slim})
+    return view.model_copy(update={"changes": changes})

@@ -428,10 +428,12 @@ class EgressProxy:
         self._started = True
 
     async def stop(self) -> None:
-        """Close every route."""
+        """Close every route. Sockets and task directories stay: running sandboxes have them
+        mounted, and the next worker serves the same paths."""
         self._started = False
         for task_id in list(self._routes):
-            await self.close_route(task_id)
+            route = self._routes.pop(task_id)
+            await self._shut(route, keep_socket=True)
 
     async def open_route(self, task_id: str, *, allowed_hosts: list[str]) -> EgressRoute:
         """Listen on the task's socket; the same task gets the same route (allowlist updated)."""
@@ -494,7 +496,7 @@ class EgressProxy:
             remove_socket(route.public.socket_path)
             raise
 
-    async def _shut(self, route: _Route) -> None:
+    async def _shut(self, route: _Route, *, keep_socket: bool = False) -> None:
         """Stop accepting, cut every open connection, remove the socket."""
         route.closed = True
         try:
@@ -507,7 +509,8 @@ class EgressProxy:
             if route.server is not None:
                 await route.server.wait_closed()
         finally:
-            remove_socket(route.public.socket_path)
+            if not keep_socket:
+                remove_socket(route.public.socket_path)
 
     async def _serve(
         self, route: _Route, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -13,7 +13,8 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from orchestration.models import (
@@ -66,16 +67,26 @@ class TaskGateway:
 
     async def start(self, task: TaskInput) -> str:
         """Start the task's workflow; a second start of the same task returns the running one."""
-        handle = await self._client.start_workflow(
+        try:
+            handle = await self._start(task)
+        except WorkflowAlreadyStartedError:
+            raise ActionRefused(
+                f"task id {task.task_id!r} was already used by a task that has ended"
+            ) from None
+        return handle.id
+
+    async def _start(self, task: TaskInput) -> WorkflowHandle[BugFixWorkflow, TaskResult]:
+        return await self._client.start_workflow(
             BugFixWorkflow.run,
             task,
             id=workflow_id(task.task_id),
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # an ended task's id is not reused: its branch and PR belong to that task
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo={"title": task.title, "requester": task.requester},
             execution_timeout=timedelta(days=31),
         )
-        return handle.id
 
     async def status(self, task_id: str) -> TaskView:
         """A running task answers the status query; a finished one is read from its result,

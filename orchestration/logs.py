@@ -78,3 +78,5 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=max(numeric_level, logging.WARNING), stream=sys.stderr)
+    # the workflow's own lines (the audit trail) at the configured level, libraries quieter
+    logging.getLogger("temporalio.workflow").setLevel(numeric_level)

@@ -399,6 +399,10 @@ class _BodyTee:
 def allowed_endpoint(method: str, path: str) -> bool:
     """What an agent may use the real key for: messages (whose cost the proxy counts), token
     counting and the model list. Not batches, files or anything else billed out of sight."""
+    # the raw path as sent: anything an upstream could normalise into another endpoint
+    # (dot segments, percent-encoding, doubled slashes) is refused, not decoded
+    if "%" in path or "//" in path or any(part in (".", "..") for part in path.split("/")):
+        return False
     if method == "POST":
         return path in ("/v1/messages", "/v1/messages/count_tokens")
     if method in ("GET", "HEAD"):
@@ -489,9 +493,11 @@ class ModelProxy:
         )
 
     async def stop(self) -> None:
-        """Close every route, then the upstream session."""
+        """Close every route, then the upstream session. Sockets and task directories stay:
+        running sandboxes have them mounted, and the next worker serves the same paths."""
         for task_id in list(self._routes):
-            await self.close_route(task_id)
+            route = self._routes.pop(task_id)
+            await self._shut(route, keep_socket=True)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -565,7 +571,7 @@ class ModelProxy:
             raise
         route.runner = runner
 
-    async def _shut(self, route: _Route) -> None:
+    async def _shut(self, route: _Route, *, keep_socket: bool = False) -> None:
         """Refuse further requests, cut those in flight, stop the server, remove the socket."""
         route.closed = True
         for task in list(route.in_flight):
@@ -574,7 +580,8 @@ class ModelProxy:
             if route.runner is not None:
                 await route.runner.cleanup()
         finally:
-            remove_socket(route.public.socket_path)
+            if not keep_socket:
+                remove_socket(route.public.socket_path)
 
     async def _serve(self, route: _Route, request: web.Request) -> web.StreamResponse:
         """Serve one request on a route, tracked so that closing the route can cut it."""
@@ -597,7 +604,7 @@ class ModelProxy:
             return anthropic_error(
                 403, "permission_error", "fixbot: the task has ended", retry=False
             )
-        if not allowed_endpoint(request.method, request.rel_url.path):
+        if not allowed_endpoint(request.method, request.rel_url.raw_path):
             return anthropic_error(
                 403,
                 "permission_error",

@@ -71,6 +71,7 @@ class ApprovalSettings(BaseModel):
     approvers: list[str] = Field(default_factory=list)
     allow_self_approval: bool = False
     timeout_seconds: int = 24 * 3600
+    allow_skip: bool = False  # may a task open PRs without anybody approving (--no-approval)
 
 
 class GitSettings(BaseModel):

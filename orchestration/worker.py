@@ -84,7 +84,9 @@ def build_worker(
     """The worker for BugFixWorkflow and every activity it calls."""
     mirrors = MirrorCache(settings.mirror_dir)
     activities: list[Callable[..., Any]] = [
-        ValidationActivities(repository_rules(settings)).validate,
+        ValidationActivities(
+            repository_rules(settings), allow_skipping_approval=settings.approval.allow_skip
+        ).validate,
         *_sandbox_activities(backend, services, settings),
         *_workspace_activities(backend, mirrors, settings),
         AgentActivities(

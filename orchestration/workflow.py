@@ -220,6 +220,8 @@ class BugFixWorkflow:
         for _ in range(MAX_CLARIFICATIONS + 1):
             self._announce(NoticeKind.AGENT_WORKING, message)
             result = await self._run_agent(task, session_id, mode, message)
+            if result.outcome is AgentOutcome.NO_FIX:
+                raise _Stop(TaskStatus.NO_CHANGE, result.summary or "the agent found no fix")
             if result.outcome is not AgentOutcome.NEEDS_CLARIFICATION:
                 return
             self._announce(NoticeKind.QUESTION, result.question or "")
@@ -363,12 +365,16 @@ class BugFixWorkflow:
         """Remove the sandbox, whatever happened; a failure here is reported, not raised."""
         self._begin(Step.CLEANUP)
         try:
-            await workflow.execute_activity(
-                names.DESTROY_SANDBOX,
-                DestroyRequest(task_id=task.task_id, workflow_id=workflow.info().workflow_id),
-                start_to_close_timeout=QUICK,
-                heartbeat_timeout=self._heartbeat(),
-                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5),
+            await _finish_regardless(
+                workflow.start_activity(
+                    names.DESTROY_SANDBOX,
+                    DestroyRequest(task_id=task.task_id, workflow_id=workflow.info().workflow_id),
+                    start_to_close_timeout=QUICK,
+                    heartbeat_timeout=self._heartbeat(),
+                    retry_policy=RetryPolicy(
+                        initial_interval=timedelta(seconds=1), maximum_attempts=5
+                    ),
+                )
             )
         except ActivityError as exc:
             workflow.logger.warning("sandbox cleanup failed; the reaper will remove it: %s", exc)
@@ -419,7 +425,11 @@ class BugFixWorkflow:
         return DecisionRecord(decision=decision, at=workflow.now(), approved_digest=digest)
 
     def _stale(self, decision: Decision) -> str | None:
-        """A decision on a change that has since been revised is refused."""
+        """A decision on a change that has since been revised (or is being) is refused."""
+        if self._cancel is not None:
+            return f"the task is being cancelled by {self._cancel.by}"
+        if self._change_request is not None:
+            return f"changes were just requested by {self._change_request.by}"
         if decision.diff_sha256 and self._changes and decision.diff_sha256 != self._changes.digest:
             return "the fix was revised since you reviewed it; decide on the latest card"
         return None
@@ -474,6 +484,8 @@ class BugFixWorkflow:
         )
         if refusal is None and self._change_request is not None:
             refusal = f"changes were already requested by {self._change_request.by}"
+        if refusal is None and self._cancel is not None:
+            refusal = f"the task is being cancelled by {self._cancel.by}"
         if refusal:
             raise ApplicationError(refusal, type="DecisionRefused", non_retryable=True)
 
@@ -500,9 +512,12 @@ class BugFixWorkflow:
     def _validate_cancel(self, request: CancelRequest) -> None:
         if self._status.is_terminal or self._result is not None:
             raise ApplicationError(f"the task has ended ({self._status.value})", non_retryable=True)
-        if self._status is TaskStatus.CREATING_PRS:
+        if self._status is TaskStatus.CREATING_PRS or (
+            self._decision is not None and self._decision.decision.approve
+        ):
             raise ApplicationError(
-                "too late to cancel: the pull requests are being opened", non_retryable=True
+                "too late to cancel: the fix is approved and its pull requests are being opened",
+                non_retryable=True,
             )
         task = self._require_task()
         approvers = task.policy.approvers

@@ -114,9 +114,10 @@ class AgentActivities:
             ["find", f"{SANDBOX_HOME}/.claude/projects", "-name", f"{request.session_id}.jsonl"],
             timeout_seconds=30,
         )
-        if found.exit_code == 0 and found.stdout.strip():
+        if found.exit_code == 0 and found.stdout.strip() and request.mode is AgentMode.START:
             activity.logger.info("resuming session %s after a lost attempt", request.session_id)
             return request.model_copy(update={"mode": AgentMode.CONTINUE, "message": ""})
+        # an answer or feedback run resumes anyway: deliver its message again, not "continue"
         return request
 
     async def _explain_a_dead_sandbox(self, request: AgentRequest) -> None:

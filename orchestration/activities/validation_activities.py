@@ -13,8 +13,9 @@ from orchestration.validation import RepositoryRules, TaskValidationError, valid
 class ValidationActivities:
     """Holds the repository rules from the worker's settings."""
 
-    def __init__(self, rules: RepositoryRules) -> None:
+    def __init__(self, rules: RepositoryRules, *, allow_skipping_approval: bool = False) -> None:
         self._rules = rules
+        self._allow_skip = allow_skipping_approval
 
     @activity.defn(name=names.VALIDATE_TASK)
     async def validate(self, task: TaskInput) -> None:
@@ -23,3 +24,9 @@ class ValidationActivities:
             validate_task(task, self._rules)
         except TaskValidationError as exc:
             raise permanent(str(exc), "InvalidTask") from None
+        if not task.require_approval and not self._allow_skip:
+            raise permanent(
+                "this deployment does not open pull requests without an approval "
+                "(FIXBOT_APPROVAL__ALLOW_SKIP)",
+                "ApprovalRequired",
+            )

@@ -37,6 +37,7 @@ class MirrorCache:
                 )
             else:
                 self._clone(url, mirror, env)
+            _archive_everything(mirror)
         return mirror
 
     def _clone(self, url: str, mirror: Path, env: Mapping[str, str] | None) -> None:
@@ -58,6 +59,14 @@ class MirrorCache:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _archive_everything(mirror: Path) -> None:
+    """`git archive` honours the repository's export-ignore/export-subst; the agent must see
+    (and the diff must keep) exactly the committed tree, so both are switched off here."""
+    attributes = mirror / "info" / "attributes"
+    attributes.parent.mkdir(exist_ok=True)
+    attributes.write_text("* -export-ignore -export-subst\n")
 
 
 def resolve_branch(mirror: Path, url: str, branch: str) -> str:

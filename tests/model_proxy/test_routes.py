@@ -87,11 +87,15 @@ async def test_close_route_cuts_a_request_in_flight(
 
 
 async def test_stop_closes_every_route(proxy: ModelProxy, socket_root: Path) -> None:
-    """Stopping the proxy removes every task's socket directory."""
+    """Stopping the proxy (a worker shutting down) stops serving every route but leaves the
+    task directories: running sandboxes have them mounted, and the next worker serves the
+    same socket paths (a new process cannot reach a re-created directory through the mount)."""
     routes = [await proxy.open_route(f"t-stop-{n}", budget_usd=1.0) for n in range(3)]
     await proxy.stop()
-    assert all(not route.socket_dir.exists() for route in routes)
-    assert entries(socket_root) == []
+    assert all(route.socket_dir.is_dir() for route in routes)
+    for route in routes:
+        with socket.socket(socket.AF_UNIX) as client, pytest.raises(OSError):
+            client.connect(str(route.socket_path))
     with pytest.raises(RuntimeError):
         await proxy.open_route("t-after", budget_usd=1.0)
 
@@ -208,3 +212,26 @@ def test_bad_settings_are_refused(upstream_url: str, message: str, tmp_path: Pat
     with pytest.raises(ValueError, match="not allowed") as caught:
         ModelProxy(upstream_url="https://h", api_key="sk-ant-x\nInjected: 1", socket_root=tmp_path)
     assert "sk-ant-x" not in str(caught.value)
+
+
+async def test_paths_an_upstream_could_normalise_are_refused(
+    proxy: ModelProxy, upstream: FakeUpstream
+) -> None:
+    """Dot segments, percent-encoding and doubled slashes never reach upstream: a gateway
+    that normalises them could otherwise serve another endpoint with the real key."""
+    route = await proxy.open_route("t-normalise", budget_usd=1.0)
+    for method, target in [
+        ("GET", "/v1/models/../files"),
+        ("GET", "/v1/models/%2e%2e/files"),
+        ("POST", "/v1/messages/../files"),
+        ("GET", "/v1/models//x"),
+        ("GET", "/v1/models/%2Fx"),
+    ]:
+        reader, writer = await asyncio.open_unix_connection(str(route.socket_path))
+        head = f"{method} {target} HTTP/1.1\r\nHost: x\r\nx-api-key: {route.token}\r\n"
+        writer.write((head + "Content-Length: 0\r\nConnection: close\r\n\r\n").encode())
+        async with asyncio.timeout(5):
+            answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 403"), target
+    assert upstream.seen == []

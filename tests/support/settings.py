@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from orchestration.settings import GitSettings, SandboxSettings, Settings
+from orchestration.settings import ApprovalSettings, GitSettings, SandboxSettings, Settings
 from tests.fakes.github import FakeGitHub
 from tests.support.images import TEST_IMAGE
 
@@ -28,4 +28,5 @@ def e2e_settings(data_dir: Path, github: FakeGitHub, model_url: str, queue: str)
         temporal_ui_url="http://127.0.0.1:8233",
         sandbox=SandboxSettings(image=TEST_IMAGE),
         git=GitSettings(allowed_hosts=[github.web_host], allowed_schemes=["http"]),
+        approval=ApprovalSettings(allow_skip=True),  # most tests open PRs without approving
     )

@@ -35,6 +35,7 @@ def worker_env(settings: Settings, address: str) -> dict[str, str]:
         "FIXBOT_GIT__ALLOWED_HOSTS": f'["{settings.github_web_host}"]',
         "FIXBOT_GIT__ALLOWED_SCHEMES": '["http"]',
         "FIXBOT_LOG_LEVEL": "warning",
+        "FIXBOT_APPROVAL__ALLOW_SKIP": "true",
     }
 
 

@@ -19,7 +19,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from orchestration.dev_server import temporal_binary
 from orchestration.gateway import TaskGateway, workflow_id
-from orchestration.models import AgentOutcome, Answer, CancelRequest, Decision, TaskStatus
+from orchestration.models import (
+    AgentOutcome,
+    Answer,
+    CancelRequest,
+    ChangeRequest,
+    Decision,
+    SlackOrigin,
+    TaskStatus,
+)
 from tests.workflow.stubs import Stubs, agent_result, make_task, stub_worker
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -50,6 +58,15 @@ async def clarified(gateway: TaskGateway, task_id: str) -> None:
     await approved(gateway, task_id)
 
 
+async def changes_requested(gateway: TaskGateway, task_id: str) -> None:
+    await _until(gateway, task_id, lambda v: v.status is TaskStatus.AWAITING_APPROVAL)  # type: ignore[attr-defined]
+    await gateway.request_changes(task_id, ChangeRequest(by="bob", feedback="add a test"))
+    await _until(
+        gateway, task_id, lambda v: v.revision == 2 and v.status is TaskStatus.AWAITING_APPROVAL
+    )  # type: ignore[attr-defined]
+    await gateway.decide(task_id, Decision(approve=True, by="alice"))
+
+
 async def cancelled(gateway: TaskGateway, task_id: str) -> None:
     await _until(gateway, task_id, lambda v: v.status is TaskStatus.AWAITING_APPROVAL)  # type: ignore[attr-defined]
     await gateway.cancel(task_id, CancelRequest(by="rita"))
@@ -68,13 +85,20 @@ SCENARIOS: dict[str, tuple[Scenario, Callable[[], Stubs]]] = {
         ),
     ),
     "cancelled": (cancelled, Stubs),
+    # recorded after notices (Slack) and requested changes were added
+    "slack_approved": (approved, Stubs),
+    "changes_requested": (
+        changes_requested,
+        lambda: Stubs(agent_results=[agent_result(), agent_result()]),
+    ),
 }
+SLACK_SCENARIOS = {"slack_approved", "changes_requested"}
 
 
 async def record(env: WorkflowEnvironment, name: str) -> None:
     scenario, make_stubs = SCENARIOS[name]
     queue = f"record-{uuid.uuid4().hex[:8]}"
-    task = make_task()
+    task = make_task(slack=SlackOrigin(channel_id="C9") if name in SLACK_SCENARIOS else None)
     async with stub_worker(env.client, make_stubs(), queue):
         gateway = TaskGateway(env.client, queue)
         await gateway.start(task)
@@ -91,6 +115,8 @@ async def main() -> None:
     )
     try:
         for name in SCENARIOS:
+            if (HISTORIES / f"{name}.json").exists():
+                continue  # an earlier version's history stays as it was recorded
             await record(env, name)
             print(f"recorded {name}")
     finally:

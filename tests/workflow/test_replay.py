@@ -19,7 +19,14 @@ HISTORY_TEXT = {path: path.read_text() for path in HISTORIES}
 
 def test_saved_histories_exist() -> None:
     """The replay test has histories to replay (approved, rejected, clarified, cancelled)."""
-    assert {p.stem for p in HISTORIES} >= {"approved", "rejected", "clarified", "cancelled"}
+    assert {p.stem for p in HISTORIES} >= {
+        "approved",
+        "rejected",
+        "clarified",
+        "cancelled",
+        "slack_approved",
+        "changes_requested",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
