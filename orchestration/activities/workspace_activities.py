@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from temporalio import activity
 
@@ -22,10 +24,19 @@ from orchestration.models import (
 )
 from orchestration.workspace import changes
 from orchestration.workspace.archive import WorkspaceArchive
+from orchestration.workspace.git import run_git
 from orchestration.workspace.mirror import MirrorCache, resolve_branch
 from sandbox.interface import WORKSPACE_PATH, Sandbox
 
 GitEnvironment = Callable[[str], Mapping[str, str]]
+
+
+def patch_numstat(patch: bytes) -> bytes:
+    """`git apply --numstat -z` of a patch, run on the worker outside any repository."""
+    if not patch:
+        return b""
+    with tempfile.TemporaryDirectory(prefix="fixbot-numstat-") as scratch:
+        return run_git(["apply", "--numstat", "-z", "-"], cwd=Path(scratch), stdin=patch)
 
 
 class WorkspaceActivities:
@@ -102,10 +113,10 @@ class WorkspaceActivities:
         self, sandbox_id: str, repo: RepositorySpec, prepared: PreparedRepository
     ) -> RepositoryChange | None:
         await self._check(sandbox_id, changes.stage_argv(prepared.path))
-        numstat = await self._check(
-            sandbox_id, changes.numstat_argv(prepared.path, prepared.commit)
-        )
         patch = await self._check(sandbox_id, changes.patch_argv(prepared.path, prepared.commit))
+        # the file list comes from the very patch that will be shown and pushed, computed
+        # here on the worker: nothing in the sandbox can make the two disagree
+        numstat = await asyncio.to_thread(patch_numstat, patch)
         try:
             return changes.repository_change(repo, prepared.commit, numstat, patch)
         except changes.ChangeTooLarge as exc:

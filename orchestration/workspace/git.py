@@ -25,6 +25,7 @@ def run_git(
     env: Mapping[str, str] | None = None,
     timeout: float = 600,
     scrub: Sequence[str] = (),
+    stdin: bytes | None = None,
 ) -> bytes:
     """Run `git <args>` and return stdout; raise GitError with stderr on failure."""
     import os
@@ -32,7 +33,13 @@ def run_git(
     full_env = {**os.environ, **GIT_ENV, **(env or {})}
     try:
         done = subprocess.run(
-            ["git", *args], cwd=cwd, env=full_env, capture_output=True, timeout=timeout, check=False
+            ["git", *args],
+            cwd=cwd,
+            env=full_env,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            input=stdin,
         )
     except subprocess.TimeoutExpired:
         raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from None
