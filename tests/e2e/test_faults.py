@@ -153,3 +153,41 @@ async def test_github_faults_are_retried_and_open_one_pull_request(
     assert len(fake_github.pulls("acme", "shop")) == 1
     failed = [r for r in fake_github.requests if r[0] == "POST" and r[2] == status]
     assert len(failed) == 1
+
+
+async def test_a_model_server_error_ends_in_a_clear_failure(
+    start_loop: StartLoop, fake_github: FakeGitHub
+) -> None:
+    """The model answers 500 every time: after the CLI's retries the task fails naming it."""
+    url = fake_github.create_repo("acme", "shop", SHOP)
+    broken = ScriptStep(http_status=500, fault_attempts=100)
+    with ScriptedModelServer(ModelScript(steps=[broken])) as model:
+        loop = await start_loop(model.url)
+        task = shop_task(loop, url)
+        await loop.gateway.start(task)
+        result = await loop.result(task.task_id)
+    assert result.status is TaskStatus.FAILED
+    assert result.error is not None and "500" in result.error
+
+
+async def test_a_stream_dropped_mid_answer_is_retried_and_the_task_completes(
+    start_loop: StartLoop, fake_github: FakeGitHub
+) -> None:
+    """The model's connection drops in the middle of its first answer: Claude Code retries
+    that request and the fix goes on to its one PR."""
+    url = fake_github.create_repo("acme", "shop", SHOP)
+    steps = list(scripted_fix().steps)
+    steps[0] = steps[0].model_copy(update={"drop_connection": True, "fault_attempts": 1})
+    with ScriptedModelServer(ModelScript(steps=steps)) as model:
+        loop = await start_loop(model.url)
+        task = shop_task(loop, url)
+        await loop.gateway.start(task)
+        result = await loop.result(task.task_id)
+        first_turn_requests = sum(
+            1
+            for r in model.agent_requests()
+            if sum(1 for m in r["messages"] if m.get("role") == "assistant") == 0
+        )
+    assert result.status is TaskStatus.COMPLETED, result.error
+    assert first_turn_requests >= 2  # the dropped one and its retry
+    assert len(fake_github.pulls("acme", "shop")) == 1
