@@ -124,6 +124,12 @@ class SandboxActivities:
         probe = await asyncio.to_thread(
             self._backend.exec, info.sandbox_id, ["claude", "--version"], timeout_seconds=60
         )
+        if probe.exit_code == 137:
+            await asyncio.to_thread(self._backend.destroy, info.sandbox_id)
+            raise permanent(
+                "the sandbox ran out of memory starting claude; raise FIXBOT_SANDBOX__MEMORY_MB",
+                "SandboxTooSmall",
+            )
         if probe.exit_code != 0:
             await asyncio.to_thread(self._backend.destroy, info.sandbox_id)
             raise permanent(

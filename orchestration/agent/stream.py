@@ -115,6 +115,14 @@ def final_result(state: StreamState, exit_code: int, timed_out: bool) -> AgentRe
     if timed_out:
         raise AgentRunError(_with_tail("the agent ran past its time limit", state))
     event = state.result
+    if event is None and exit_code == 137:
+        raise AgentRunError(
+            _with_tail(
+                "the agent was killed (exit 137): most likely out of memory at the sandbox's limit "
+                "(FIXBOT_SANDBOX__MEMORY_MB)",
+                state,
+            )
+        )
     if event is None:
         raise AgentRunError(_with_tail(f"claude exited with code {exit_code} and no result", state))
     if event.get("is_error") or event.get("subtype") != "success":

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from orchestration.gateway import TaskGateway
 from orchestration.models import TaskInput, TaskResult, TaskStatus, TaskView
-from orchestration.settings import Settings
+from orchestration.settings import SandboxSettings, Settings
 from orchestration.worker import build_worker, sandbox_services
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
@@ -86,9 +86,11 @@ async def start_loop(
     stack = contextlib.AsyncExitStack()
     backend = DockerSandbox()
 
-    async def start(model_url: str) -> Loop:
+    async def start(model_url: str, sandbox: SandboxSettings | None = None) -> Loop:
         queue = f"e2e-{uuid.uuid4().hex[:8]}"
         settings = e2e_settings(tmp_path / "data", fake_github, model_url, queue)
+        if sandbox is not None:
+            settings = settings.model_copy(update={"sandbox": sandbox})
         proxy = await stack.enter_async_context(sandbox_services(settings))
         worker = build_worker(temporal_env.client, settings, backend, services=proxy)
         await stack.enter_async_context(worker)

@@ -14,12 +14,14 @@ import pytest
 from bot.cli.demo_repo import PRICING, README, TESTS, scripted_fix
 from orchestration.models import CancelRequest, RepositorySpec, TaskInput, TaskStatus
 from orchestration.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
+from orchestration.settings import SandboxSettings
 from orchestration.task_factory import make_task
 from tests.e2e.conftest import Loop
 from tests.fakes.github import FakeGitHub
+from tests.support.images import TEST_IMAGE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
-StartLoop = Callable[[str], Coroutine[Any, Any, Loop]]
+StartLoop = Callable[..., Coroutine[Any, Any, Loop]]
 SHOP = {"pricing.py": PRICING, "test_pricing.py": TESTS, "README.md": README}
 # (Claude Code treats a bare `sleep` specially; a program that takes long is what agents run)
 LONG_BASH = ScriptStep(
@@ -191,3 +193,20 @@ async def test_a_stream_dropped_mid_answer_is_retried_and_the_task_completes(
     assert result.status is TaskStatus.COMPLETED, result.error
     assert first_turn_requests >= 2  # the dropped one and its retry
     assert len(fake_github.pulls("acme", "shop")) == 1
+
+
+async def test_out_of_memory_fails_the_task_with_a_clear_reason(
+    start_loop: StartLoop, fake_github: FakeGitHub
+) -> None:
+    """A sandbox too small for the agent itself: the kernel kills it at the memory limit; the
+    task fails saying so (not an obscure exit code), and the sandbox is removed."""
+    url = fake_github.create_repo("acme", "shop", SHOP)
+    with ScriptedModelServer(scripted_fix()) as model:
+        tiny = SandboxSettings(image=TEST_IMAGE, memory_mb=48)
+        loop = await start_loop(model.url, tiny)
+        task = shop_task(loop, url)
+        await loop.gateway.start(task)
+        result = await loop.result(task.task_id)
+    assert result.status is TaskStatus.FAILED
+    assert result.error is not None and "out of memory" in result.error
+    assert loop.backend.find(task.task_id) is None
