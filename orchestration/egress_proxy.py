@@ -24,11 +24,11 @@ import structlog
 from pydantic import BaseModel, Field
 
 from orchestration.socket_routes import (
-    MAX_SOCKET_PATH,
     SOCKET_MODE,
     check_task_id,
     prepare_dir,
     remove_socket,
+    socket_path_for,
 )
 
 log = structlog.get_logger(__name__)
@@ -474,11 +474,8 @@ class EgressProxy:
 
     def _new_route(self, task_id: str) -> EgressRoute:
         """Choose the paths of a task's route."""
-        socket_dir = self._socket_root / task_id
-        socket_path = socket_dir / SOCKET_NAME
-        if len(str(socket_path).encode()) > MAX_SOCKET_PATH:
-            raise ValueError(f"socket path {socket_path} is too long for a unix socket")
-        return EgressRoute(task_id, socket_dir, socket_path)
+        socket_path = socket_path_for(self._socket_root, task_id, SOCKET_NAME)
+        return EgressRoute(task_id, socket_path.parent, socket_path)
 
     async def _listen(self, route: _Route) -> None:
         """Start the route's server on its unix socket, reachable by any local user."""

@@ -28,11 +28,11 @@ from pydantic import BaseModel, SecretStr
 from yarl import URL
 
 from orchestration.socket_routes import (
-    MAX_SOCKET_PATH,
     SOCKET_MODE,
     check_task_id,
     prepare_dir,
     remove_socket,
+    socket_path_for,
 )
 
 log = structlog.get_logger(__name__)
@@ -540,12 +540,9 @@ class ModelProxy:
 
     def _new_route(self, task_id: str) -> ProxyRoute:
         """Choose the paths and a fresh token for a task's route."""
-        socket_dir = self._socket_root / task_id
-        socket_path = socket_dir / SOCKET_NAME
-        if len(str(socket_path).encode()) > MAX_SOCKET_PATH:
-            raise ValueError(f"socket path {socket_path} is too long for a unix socket")
+        socket_path = socket_path_for(self._socket_root, task_id, SOCKET_NAME)
         token = "sk-fixbot-" + secrets.token_urlsafe(32)
-        return ProxyRoute(task_id, token, socket_dir, socket_path)
+        return ProxyRoute(task_id, token, socket_path.parent, socket_path)
 
     async def _listen(self, route: _Route) -> None:
         """Start the route's aiohttp server on its unix socket, reachable by any local user."""

@@ -34,3 +34,11 @@ def remove_socket(socket_path: Path) -> None:
     socket_path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # not empty: another proxy's socket is still there
         socket_path.parent.rmdir()
+
+
+def socket_path_for(socket_root: Path, task_id: str, name: str) -> Path:
+    """`<root>/<task id>/<name>`, refused when too long for a unix socket address."""
+    path = socket_root / task_id / name
+    if len(str(path).encode()) > MAX_SOCKET_PATH:
+        raise ValueError(f"socket path {path} is too long for a unix socket")
+    return path
