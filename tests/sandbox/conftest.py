@@ -42,7 +42,7 @@ def build_test_image(client: docker.DockerClient) -> ImageBuildResult:
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
-    """A client for the local engine; the tests skip when there is none."""
+    """A client for the local engine; without one the tests fail, saying how to start it."""
     try:
         client = docker.from_env()
         client.ping()
