@@ -257,7 +257,14 @@ def test_timed_out_run_is_an_error_even_with_a_result() -> None:
 def test_no_result_line_reports_the_exit_code() -> None:
     """A stream without a result line raises, naming the exit code."""
     state = read_stream([line({"type": "system", "subtype": "init", "session_id": "s"})])
-    with pytest.raises(AgentRunError, match="exited with code 137 and no result"):
+    with pytest.raises(AgentRunError, match="exited with code 2 and no result"):
+        final_result(state, 2, False)
+
+
+def test_killed_without_a_result_says_out_of_memory() -> None:
+    """Exit 137 with no result line (SIGKILL, the OOM killer's signal) names the memory limit."""
+    state = read_stream([line({"type": "system", "subtype": "init", "session_id": "s"})])
+    with pytest.raises(AgentRunError, match="out of memory at the sandbox's limit"):
         final_result(state, 137, False)
 
 
