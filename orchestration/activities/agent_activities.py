@@ -57,6 +57,7 @@ class AgentActivities:
     @activity.defn(name=names.RUN_AGENT)
     async def run(self, request: AgentRequest) -> AgentResult:
         """One headless run (or resumed run) of the agent, until its structured outcome."""
+        await self._require_running_sandbox(request)
         if activity.info().attempt > 1:
             request = await self._take_over(request)
         invocation = ClaudeInvocation(
@@ -119,6 +120,16 @@ class AgentActivities:
             return request.model_copy(update={"mode": AgentMode.CONTINUE, "message": ""})
         # an answer or feedback run resumes anyway: deliver its message again, not "continue"
         return request
+
+    async def _require_running_sandbox(self, request: AgentRequest) -> None:
+        """A sandbox that stopped (a Docker restart, a kill) cannot carry on the run."""
+        info = await asyncio.to_thread(self._backend.find, request.task.task_id)
+        if info is None or not info.running:
+            raise permanent(
+                "the sandbox is no longer running (the Docker engine restarted, or the "
+                "container was stopped); the task cannot continue in it",
+                "SandboxStopped",
+            )
 
     async def _explain_a_dead_sandbox(self, request: AgentRequest) -> None:
         """The run ended without a result: if the sandbox itself is gone, say so plainly."""
