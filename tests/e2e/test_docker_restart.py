@@ -51,6 +51,10 @@ class Engine:
         log = (self.root / "dockerd.log").open("ab")
         self.process = subprocess.Popen(
             [
+                # its own network namespace: a second dockerd must not touch the host's
+                # docker0 (with --bridge none it deletes it); sandboxes need no network anyway
+                "unshare",
+                "--net",
                 "dockerd",
                 "--data-root",
                 str(self.root / "data"),
