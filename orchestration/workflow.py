@@ -2,6 +2,12 @@
 
 Steps: validate → provision → workspace → agent (with clarification rounds) → changes →
 approval gate → pull requests → cleanup (always, in `finally`) → result.
+
+Changing this file while tasks wait for approval in production: a change that alters the
+sequence of commands (activities, timers) of an existing path must be guarded with
+`workflow.patched("<change-id>")`; tests/workflow/test_replay.py replays saved histories of
+every earlier version and fails on a change that is not. Record new histories with
+`uv run python -m tests.workflow.record_histories` (it keeps the old ones).
 """
 
 from __future__ import annotations
