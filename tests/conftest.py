@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -25,6 +26,15 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sandbox_sockets_removed_at_the_end() -> Iterator[None]:
+    """Remove this process's sandbox socket root (see tests/support/settings.py) at the end."""
+    yield
+    from tests.support.settings import services_root_for_tests
+
+    shutil.rmtree(services_root_for_tests(), ignore_errors=True)
 
 
 @pytest.hookimpl(trylast=True)

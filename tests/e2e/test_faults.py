@@ -19,6 +19,7 @@ from orchestration.task_factory import make_task
 from tests.e2e.conftest import Loop
 from tests.fakes.github import FakeGitHub
 from tests.support.images import TEST_IMAGE
+from tests.support.settings import services_root_for_tests
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 StartLoop = Callable[..., Coroutine[Any, Any, Loop]]
@@ -202,7 +203,9 @@ async def test_out_of_memory_fails_the_task_with_a_clear_reason(
     task fails saying so (not an obscure exit code), and the sandbox is removed."""
     url = fake_github.create_repo("acme", "shop", SHOP)
     with ScriptedModelServer(scripted_fix()) as model:
-        tiny = SandboxSettings(image=TEST_IMAGE, memory_mb=48)
+        tiny = SandboxSettings(
+            image=TEST_IMAGE, memory_mb=48, services_root=services_root_for_tests()
+        )
         loop = await start_loop(model.url, tiny)
         task = shop_task(loop, url)
         await loop.gateway.start(task)

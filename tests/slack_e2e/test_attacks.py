@@ -22,11 +22,17 @@ from orchestration.settings import SandboxSettings
 from tests.fakes.slack import block_action, slash_command
 from tests.slack_e2e.conftest import APPROVER, CHANNEL, REQUESTER, StartSlackLoop
 from tests.support.images import TEST_IMAGE
+from tests.support.settings import services_root_for_tests
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 SHOP = {"pricing.py": PRICING, "test_pricing.py": TESTS, "README.md": README}
 TIGHT = SandboxSettings(
-    image=TEST_IMAGE, memory_mb=512, pids=256, tmp_size_mb=64, workspace_size_mb=256
+    image=TEST_IMAGE,
+    memory_mb=512,
+    pids=256,
+    tmp_size_mb=64,
+    workspace_size_mb=256,
+    services_root=services_root_for_tests(),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,14 @@ from pydantic import SecretStr
 from orchestration.settings import ApprovalSettings, GitSettings, SandboxSettings, Settings
 from tests.fakes.github import FakeGitHub
 from tests.support.images import TEST_IMAGE
+
+
+def services_root_for_tests() -> Path:
+    """This test process's own (short) root for sandbox sockets; removed when its session ends.
+
+    Stopping a worker keeps task socket directories for the next worker, so tests must not
+    share the deployment default (/tmp/fixbot-services) or they would leave it full."""
+    return Path("/tmp") / f"fixbot-test-services-{os.getpid()}"
 
 
 def e2e_settings(data_dir: Path, github: FakeGitHub, model_url: str, queue: str) -> Settings:
@@ -26,7 +35,7 @@ def e2e_settings(data_dir: Path, github: FakeGitHub, model_url: str, queue: str)
         github_throttle=False,
         temporal_task_queue=queue,
         temporal_ui_url="http://127.0.0.1:8233",
-        sandbox=SandboxSettings(image=TEST_IMAGE),
+        sandbox=SandboxSettings(image=TEST_IMAGE, services_root=services_root_for_tests()),
         git=GitSettings(allowed_hosts=[github.web_host], allowed_schemes=["http"]),
         approval=ApprovalSettings(allow_skip=True),  # most tests open PRs without approving
     )

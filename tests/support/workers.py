@@ -32,6 +32,7 @@ def worker_env(settings: Settings, address: str) -> dict[str, str]:
         "FIXBOT_GITHUB_REQUEST_RETRIES": "0",
         "FIXBOT_GITHUB_THROTTLE": "false",
         "FIXBOT_SANDBOX__IMAGE": settings.sandbox.image,
+        "FIXBOT_SANDBOX__SERVICES_ROOT": str(settings.sandbox.services_root),
         "FIXBOT_GIT__ALLOWED_HOSTS": f'["{settings.github_web_host}"]',
         "FIXBOT_GIT__ALLOWED_SCHEMES": '["http"]',
         "FIXBOT_LOG_LEVEL": "warning",
