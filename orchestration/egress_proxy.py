@@ -24,6 +24,7 @@ import structlog
 from pydantic import BaseModel, Field
 
 from orchestration.socket_routes import (
+    HOP_BY_HOP,
     SOCKET_MODE,
     check_task_id,
     prepare_dir,
@@ -49,18 +50,6 @@ HOSTNAME = re.compile(rf"{LABEL}(?:\.{LABEL})*")
 NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")  # inet_aton would read such a name as an IP
 AUTHORITY = re.compile(r"(?:\[(?P<v6>[^\[\]]+)\]|(?P<name>[^\[\]:]+))(?::(?P<port>[0-9]{1,5}))?")
 CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "upgrade",
-    }
-)
 NOT_FORWARDED = HOP_BY_HOP | {"host", "expect", "content-length"}
 TUNNEL_OPEN = b"HTTP/1.1 200 Connection Established\r\n\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"

@@ -28,6 +28,7 @@ from pydantic import BaseModel, SecretStr
 from yarl import URL
 
 from orchestration.socket_routes import (
+    HOP_BY_HOP,
     SOCKET_MODE,
     check_task_id,
     prepare_dir,
@@ -53,20 +54,6 @@ US_ONLY_FACTOR = 1.1  # inference pinned to the US (usage.inference_geo == "us")
 BUDGET_SPENT_STATUS = 402
 BUDGET_SPENT_TYPE = "billing_error"
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 REQUEST_DROPPED = HOP_BY_HOP | {
     "host",
     "x-api-key",

@@ -14,6 +14,21 @@ SOCKET_DIR_MODE = 0o755
 SOCKET_MODE = 0o666  # uid 1000 in the container must be able to connect
 MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with the trailing NUL on Linux
 TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# headers that belong to one connection, not to the message: neither proxy forwards them
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 
 
 def check_task_id(task_id: str) -> None:
