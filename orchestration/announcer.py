@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         TaskInput,
         TaskView,
     )
+    from orchestration.workflow_waits import wait_through_cancel
 
 NOTICE_DEADLINE = timedelta(seconds=60)
 NOTICE_RETRY = RetryPolicy(
@@ -89,13 +90,8 @@ class Announcer:
         workflow arriving now does not cut the final word short)."""
         self.post(kind, text)
         pending, self._pending = self._pending, []
-        while pending:
-            try:
-                await workflow.wait_condition(lambda: all(h.done() for h in pending))
-            except asyncio.CancelledError:
-                continue
-            await asyncio.gather(*pending, return_exceptions=True)  # failures were logged
-            return
+        await wait_through_cancel(lambda: all(h.done() for h in pending))
+        await asyncio.gather(*pending, return_exceptions=True)  # failures were logged
 
     async def _deliver(self, kind: NoticeKind) -> NoticeReceipt | None:
         if not self.enabled:

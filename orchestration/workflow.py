@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         TokenUsage,
         WorkspaceReport,
     )
+    from orchestration.workflow_waits import wait_through_cancel
 
 T = TypeVar("T")
 
@@ -614,12 +615,8 @@ class BugFixWorkflow:
 
 async def _finish_regardless(handle: Any) -> Any:
     """Wait for a step that must not be cut short; a cancel of the workflow waits for it."""
-    while True:
-        try:
-            await workflow.wait_condition(handle.done)
-            return await handle
-        except asyncio.CancelledError:
-            workflow.logger.info("cancel arrived while opening pull requests; finishing them first")
+    await wait_through_cancel(handle.done)
+    return await handle
 
 
 def _step_seconds(steps: list[StepTiming]) -> dict[str, float]:
