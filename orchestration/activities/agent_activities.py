@@ -32,6 +32,13 @@ from sandbox.interface import WORKSPACE_PATH, ExecStream, Sandbox
 PROGRESS_SIGNAL = "report_progress"
 SIGNAL_INTERVAL_SECONDS = 2.0
 IDLE_HEARTBEAT_SECONDS = 5.0
+STOPPED_BEFORE_RUN = (
+    "the sandbox is no longer running (the Docker engine restarted, or the container was "
+    "stopped); the task cannot continue in it"
+)
+STOPPED_DURING_RUN = (
+    "the sandbox stopped during the agent run (killed, or out of memory at the container's limit)"
+)
 
 
 class AgentActivities:
@@ -57,7 +64,7 @@ class AgentActivities:
     @activity.defn(name=names.RUN_AGENT)
     async def run(self, request: AgentRequest) -> AgentResult:
         """One headless run (or resumed run) of the agent, until its structured outcome."""
-        await self._require_running_sandbox(request)
+        await self._require_running_sandbox(request, STOPPED_BEFORE_RUN)
         if activity.info().attempt > 1:
             request = await self._take_over(request)
         invocation = ClaudeInvocation(
@@ -91,7 +98,7 @@ class AgentActivities:
             raise
         outcome = stream.result()
         if state.result is None and not outcome.timed_out:
-            await self._explain_a_dead_sandbox(request)
+            await self._require_running_sandbox(request, STOPPED_DURING_RUN)
         try:
             result = final_result(state, outcome.exit_code, outcome.timed_out)
         except AgentRunError as exc:
@@ -121,25 +128,12 @@ class AgentActivities:
         # an answer or feedback run resumes anyway: deliver its message again, not "continue"
         return request
 
-    async def _require_running_sandbox(self, request: AgentRequest) -> None:
-        """A sandbox that stopped (a Docker restart, a kill) cannot carry on the run."""
+    async def _require_running_sandbox(self, request: AgentRequest, reason: str) -> None:
+        """A sandbox that stopped (a Docker restart, a kill, the OOM killer) cannot carry on
+        the run: say so plainly instead of reporting whatever the broken exec left behind."""
         info = await asyncio.to_thread(self._backend.find, request.task.task_id)
         if info is None or not info.running:
-            raise permanent(
-                "the sandbox is no longer running (the Docker engine restarted, or the "
-                "container was stopped); the task cannot continue in it",
-                "SandboxStopped",
-            )
-
-    async def _explain_a_dead_sandbox(self, request: AgentRequest) -> None:
-        """The run ended without a result: if the sandbox itself is gone, say so plainly."""
-        info = await asyncio.to_thread(self._backend.find, request.task.task_id)
-        if info is None or not info.running:
-            raise permanent(
-                "the sandbox stopped during the agent run (killed, or out of memory at the "
-                "container's limit)",
-                "SandboxStopped",
-            )
+            raise permanent(reason, "SandboxStopped")
 
     def _environment(self, request: AgentRequest, token: str) -> dict[str, str]:
         env = claude_environment(sandbox_model_url(), token)
