@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import ids
 from bot.slack.blocks.modals import feedback_modal
+from bot.slack.blocks.text import mention
 from bot.slack.parsing import parse_feedback_submission
 from orchestration.gateway import ActionRefused, TaskGateway, UnknownTask
 from orchestration.models import CancelRequest, ChangeRequest, Decision
@@ -99,8 +100,4 @@ async def _tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None
 
 def _mentions(text: str) -> str:
     """Slack user ids in a refusal ("already approved by U123") become mentions."""
-    words = [
-        f"<@{w}>" if w.startswith(("U", "W")) and w[1:].isalnum() and w.isupper() else w
-        for w in text.split(" ")
-    ]
-    return " ".join(words)
+    return " ".join(mention(word) if word else word for word in text.split(" "))
