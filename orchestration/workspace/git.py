@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,8 +29,6 @@ def run_git(
     stdin: bytes | None = None,
 ) -> bytes:
     """Run `git <args>` and return stdout; raise GitError with stderr on failure."""
-    import os
-
     full_env = {**os.environ, **GIT_ENV, **(env or {})}
     try:
         done = subprocess.run(
