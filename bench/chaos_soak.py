@@ -24,12 +24,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bot.cli.demo_repo import PRICING, README, TESTS, scripted_fix
-from orchestration.dev_server import temporal_binary
-from orchestration.gateway import ActionRefused, TaskGateway
+from orchestration.client.gateway import ActionRefused, TaskGateway
+from orchestration.client.task_factory import make_task
 from orchestration.models import CancelRequest, Decision, RepositorySpec, TaskStatus
-from orchestration.scripted_model import ModelScript, ScriptedModelServer
-from orchestration.task_factory import make_task
-from orchestration.worker import build_worker, sandbox_services
+from orchestration.runtime.embedded_temporal import temporal_binary
+from orchestration.runtime.services import sandbox_services
+from orchestration.runtime.worker import build_worker
+from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
 from tests.support.images import ensure_test_image

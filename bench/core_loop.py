@@ -20,11 +20,11 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bot.cli.demo_repo import create_demo_repository, scripted_fix
-from bot.cli.runtime import docker_backend, running_backend
+from orchestration.client.task_factory import make_task
 from orchestration.models import RepositorySpec, TaskResult, TaskStatus
-from orchestration.scripted_model import ScriptedModelServer
-from orchestration.settings import ApprovalSettings, GitSettings, SandboxSettings, Settings
-from orchestration.task_factory import make_task
+from orchestration.runtime.backend import docker_backend, running_backend
+from orchestration.runtime.settings import ApprovalSettings, GitSettings, SandboxSettings, Settings
+from orchestration.testing.scripted_model import ScriptedModelServer
 from tests.support.images import TEST_IMAGE, ensure_test_image
 
 

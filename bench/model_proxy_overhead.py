@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 
-from orchestration.model_proxy import ModelProxy
+from orchestration.proxies.model.proxy import ModelProxy
 from tests.model_proxy.conftest import REQUEST, unix_client
 from tests.model_proxy.upstream import FakeUpstream, json_answer
 

@@ -29,11 +29,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from bot.cli.runtime import notifier_for
 from bot.slack.app import socket_mode
-from orchestration.dev_server import temporal_binary
-from orchestration.gateway import TaskGateway
+from orchestration.client.gateway import TaskGateway
 from orchestration.models import CancelRequest
-from orchestration.settings import GitSettings, SandboxSettings, Settings
-from orchestration.worker import build_worker, sandbox_services
+from orchestration.runtime.embedded_temporal import temporal_binary
+from orchestration.runtime.services import sandbox_services
+from orchestration.runtime.settings import GitSettings, SandboxSettings, Settings
+from orchestration.runtime.worker import build_worker
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack, slash_command
 from tests.support.images import TEST_IMAGE, ensure_test_image

@@ -11,7 +11,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from orchestration.dev_server import temporal_binary
+from orchestration.runtime.embedded_temporal import temporal_binary
 
 
 @pytest.fixture(scope="session")

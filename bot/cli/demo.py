@@ -13,13 +13,14 @@ import typer
 
 from bot.cli.demo_repo import BUG_DESCRIPTION, BUG_TITLE, create_demo_repository, scripted_fix
 from bot.cli.render import console, follow, print_result
-from bot.cli.runtime import docker_backend, running_backend
+from bot.cli.runtime import notifier_for
 from bot.cli.serve import build_image
-from orchestration.gateway import TaskGateway
+from orchestration.client.gateway import TaskGateway
+from orchestration.client.task_factory import make_task
 from orchestration.models import Decision, RepositorySpec, TaskStatus, TaskView
-from orchestration.scripted_model import ScriptedModelServer
-from orchestration.settings import Settings
-from orchestration.task_factory import make_task
+from orchestration.runtime.backend import docker_backend, running_backend
+from orchestration.runtime.settings import Settings
+from orchestration.testing.scripted_model import ScriptedModelServer
 
 DEMO_USER = "demo"
 
@@ -35,7 +36,9 @@ async def run_demo(settings: Settings, *, assume_yes: bool) -> int:
     with _model(settings) as (base_url, network, api_key):
         demo_settings = _demo_settings(settings, demo_dir, base_url, network, api_key)
         backend = await asyncio.to_thread(docker_backend)
-        async with running_backend(demo_settings, backend, fixed_ports=False) as runtime:
+        async with running_backend(
+            demo_settings, backend, notifier_for(demo_settings), fixed_ports=False
+        ) as runtime:
             console.print(f"Temporal Web UI: {runtime.ui_url}")
             task = make_task(
                 demo_settings,

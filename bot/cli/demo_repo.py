@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from orchestration.scripted_model import ModelScript, ScriptStep
+from orchestration.testing.scripted_model import ModelScript, ScriptStep
 
 REPO_NAME = "shop"
 

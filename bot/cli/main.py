@@ -11,14 +11,17 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from bot.cli.render import console, err_console, follow, print_result, print_view
-from orchestration.gateway import ActionRefused, NoWorker, TaskGateway, UnknownTask
-from orchestration.logs import configure_logging
+from orchestration.client.connection import TemporalUnavailable, connect
+from orchestration.client.gateway import ActionRefused, NoWorker, TaskGateway, UnknownTask
+from orchestration.client.task_factory import make_task, repository_rules
 from orchestration.models import Answer, CancelRequest, Decision
-from orchestration.settings import Settings, SettingsError, load_settings
-from orchestration.task_factory import make_task
-from orchestration.temporal_client import TemporalUnavailable, connect
-from orchestration.validation import TaskValidationError, parse_repository_argument, validate_task
-from orchestration.worker import repository_rules
+from orchestration.policy.validation import (
+    TaskValidationError,
+    parse_repository_argument,
+    validate_task,
+)
+from orchestration.runtime.logs import configure_logging
+from orchestration.runtime.settings import Settings, SettingsError, load_settings
 from sandbox.interface import SandboxError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)

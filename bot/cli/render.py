@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from rich.console import Console
 
-from orchestration.gateway import TaskGateway
+from orchestration.client.gateway import TaskGateway
 from orchestration.models import TaskResult, TaskStatus, TaskView
 
 console = Console(highlight=False)

@@ -7,11 +7,11 @@ import signal
 from pathlib import Path
 
 from bot.cli.render import console
-from bot.cli.runtime import docker_backend, notifier_for, running_backend
-from orchestration.gateway import TaskGateway
-from orchestration.settings import Settings, SettingsError
-from orchestration.temporal_client import connect
-from orchestration.worker import build_worker, reap_forever, sandbox_services
+from bot.cli.runtime import notifier_for, slack_bot_if_configured
+from orchestration.client.connection import connect
+from orchestration.client.gateway import TaskGateway
+from orchestration.runtime.backend import docker_backend, running_backend, running_worker
+from orchestration.runtime.settings import Settings, SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "Dockerfile.sandbox"
@@ -20,29 +20,20 @@ DOCKERFILE = REPO_ROOT / "Dockerfile.sandbox"
 async def serve_worker(settings: Settings) -> None:
     """Poll the task queue until interrupted; reap orphaned sandboxes meanwhile."""
     backend = await asyncio.to_thread(docker_backend)
-    client = await connect(settings)
-    gateway = TaskGateway(client, settings.temporal_task_queue)
-    reaper = asyncio.create_task(
-        reap_forever(
-            backend, gateway, settings.sandbox_owner, settings.sandbox.reap_interval_seconds
-        )
-    )
-    console.print(f"worker polling task queue {settings.temporal_task_queue!r}")
-    try:
-        async with sandbox_services(settings) as proxy:
-            worker = build_worker(client, settings, backend, notifier_for(settings), services=proxy)
-            async with worker:
-                await until_stopped()
-    finally:
-        reaper.cancel()
+    async with running_worker(settings, backend, notifier_for(settings)):
+        console.print(f"worker polling task queue {settings.temporal_task_queue!r}")
+        await until_stopped()
     console.print("worker stopped")
 
 
 async def serve_dev(settings: Settings) -> None:
-    """Embedded Temporal plus a worker, until interrupted."""
+    """Embedded Temporal plus a worker (and the Slack bot when configured), until interrupted."""
     backend = await asyncio.to_thread(docker_backend)
-    async with running_backend(settings, backend, with_slack=True) as runtime:
-        if settings.slack_enabled:
+    async with (
+        running_backend(settings, backend, notifier_for(settings)) as runtime,
+        slack_bot_if_configured(runtime.settings, runtime.gateway) as with_slack,
+    ):
+        if with_slack:
             console.print("Slack bot connected over Socket Mode")
         console.print(
             "Temporal Web UI: "

@@ -9,7 +9,7 @@ import time
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from orchestration.settings import SlackSettings
+from orchestration.runtime.settings import SlackSettings
 
 
 def start_refusal(

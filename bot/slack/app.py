@@ -13,9 +13,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.access import SlackAccess
 from bot.slack.listeners import decisions, replies, task_requests
 from bot.slack.starting import SlackTaskStarter
-from orchestration.gateway import TaskGateway
-from orchestration.settings import Settings
-from orchestration.worker import repository_rules
+from orchestration.client.gateway import TaskGateway
+from orchestration.client.task_factory import repository_rules
+from orchestration.runtime.settings import Settings
 
 
 def slack_client(settings: Settings) -> AsyncWebClient:

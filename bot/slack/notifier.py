@@ -21,7 +21,6 @@ from temporalio import activity
 from bot.slack.blocks.approval_card import approval_card, decided_card
 from bot.slack.blocks.milestones import milestone_message
 from bot.slack.blocks.task_message import task_root_message
-from orchestration.activities.publish_activities import cleaned_task
 from orchestration.models import (
     Decision,
     DecisionRecord,
@@ -30,6 +29,7 @@ from orchestration.models import (
     NoticeReceipt,
     SlackThread,
 )
+from orchestration.policy.validation import cleaned_task
 
 log = structlog.get_logger(__name__)
 

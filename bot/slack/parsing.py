@@ -15,7 +15,7 @@ from typing import Any
 from bot.slack import ids
 from bot.slack.blocks.limits import truncate_plain
 from orchestration.models import RepositorySpec
-from orchestration.validation import (
+from orchestration.policy.validation import (
     MAX_BUDGET_USD,
     MAX_DESCRIPTION,
     MAX_REPOSITORIES,

@@ -7,11 +7,11 @@ import hashlib
 from dataclasses import dataclass
 
 from bot.slack.access import SlackAccess
-from orchestration.gateway import TaskGateway
+from orchestration.client.gateway import TaskGateway
+from orchestration.client.task_factory import make_task
 from orchestration.models import ApprovalPolicy, RepositorySpec, SlackOrigin, TaskInput
-from orchestration.settings import Settings
-from orchestration.task_factory import make_task
-from orchestration.validation import RepositoryRules, validate_task
+from orchestration.policy.validation import RepositoryRules, validate_task
+from orchestration.runtime.settings import Settings
 
 
 def task_id_for_trigger(trigger: str) -> str:

@@ -9,24 +9,24 @@ from collections.abc import AsyncIterator, Callable
 
 from temporalio import activity
 
-from orchestration import activity_names as names
+from orchestration.activities import names as names
 from orchestration.activities.errors import permanent
 from orchestration.activities.sandbox_activities import (
     EgressPolicy,
     egress_environment,
     sandbox_model_url,
 )
-from orchestration.agent.command import (
+from orchestration.agents.claude.command import (
     SANDBOX_HOME,
     ClaudeInvocation,
     claude_argv,
     claude_environment,
 )
-from orchestration.agent.prompt import agent_prompt
-from orchestration.agent.stream import AgentRunError, StreamState, final_result
-from orchestration.egress_proxy import EgressProxy
-from orchestration.model_proxy import ModelProxy
+from orchestration.agents.claude.stream import AgentRunError, StreamState, final_result
+from orchestration.agents.prompt import agent_prompt
 from orchestration.models import AgentMode, AgentProgress, AgentRequest, AgentResult
+from orchestration.proxies.egress.proxy import EgressProxy
+from orchestration.proxies.model.proxy import ModelProxy
 from sandbox.interface import WORKSPACE_PATH, ExecStream, Sandbox
 
 PROGRESS_SIGNAL = "report_progress"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from orchestration import activity_names as names
+from orchestration.activities import names as names
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeats
 from orchestration.forge.git_push import (
@@ -33,8 +33,7 @@ from orchestration.models import (
     RepositoryChange,
     TaskInput,
 )
-from orchestration.sanitize import clean_text
-from orchestration.validation import MAX_DESCRIPTION, MAX_TITLE
+from orchestration.policy.validation import cleaned_task
 from orchestration.workspace.mirror import MirrorCache
 
 BRANCH_PREFIX = "fixbot/"
@@ -178,16 +177,6 @@ def _refuse_unapproved(request: PublishRequest, allow_protected: bool) -> None:
         raise permanent(
             f"refusing to push protected paths: {', '.join(protected[:10])}", "ProtectedPath"
         )
-
-
-def cleaned_task(task: TaskInput) -> TaskInput:
-    """The task with its text cleaned of hidden content, for commit messages and PR bodies."""
-    return task.model_copy(
-        update={
-            "title": clean_text(task.title, limit=MAX_TITLE).text,
-            "description": clean_text(task.description, limit=MAX_DESCRIPTION).text,
-        }
-    )
 
 
 def branch_name(task: TaskInput) -> str:

@@ -6,12 +6,12 @@ import asyncio
 
 from temporalio import activity
 
-from orchestration import activity_names as names
+from orchestration.activities import names as names
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeats
-from orchestration.egress_proxy import EgressProxy
-from orchestration.model_proxy import ModelProxy
 from orchestration.models import DestroyRequest, ProvisionRequest, SandboxRef
+from orchestration.proxies.egress.proxy import EgressProxy
+from orchestration.proxies.model.proxy import ModelProxy
 from sandbox.interface import (
     SERVICES_PATH,
     ImageMissing,

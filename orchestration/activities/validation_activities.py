@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from orchestration import activity_names as names
+from orchestration.activities import names as names
 from orchestration.activities.errors import permanent
 from orchestration.models import TaskInput
-from orchestration.validation import RepositoryRules, TaskValidationError, validate_task
+from orchestration.policy.validation import RepositoryRules, TaskValidationError, validate_task
 
 
 class ValidationActivities:

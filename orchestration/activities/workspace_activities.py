@@ -9,10 +9,10 @@ from pathlib import Path
 
 from temporalio import activity
 
-from orchestration import activity_names as names
+from orchestration.activities import names as names
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeats
-from orchestration.agent.prompt import workspace_guide
+from orchestration.agents.prompt import workspace_guide
 from orchestration.models import (
     ChangeSet,
     CollectRequest,

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from orchestration.validation import repository_name_from_url
+from orchestration.policy.validation import repository_name_from_url
 from orchestration.workspace.git import GitError, run_git
 
 

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from orchestration.gateway import TaskGateway
+from orchestration.client.gateway import TaskGateway
 from orchestration.models import TaskInput, TaskResult, TaskStatus, TaskView
-from orchestration.settings import SandboxSettings, Settings
-from orchestration.worker import build_worker, sandbox_services
+from orchestration.runtime.services import sandbox_services
+from orchestration.runtime.settings import SandboxSettings, Settings
+from orchestration.runtime.worker import build_worker
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
 from tests.support.guards import no_sandbox_left_behind  # noqa: F401 (autouse fixture)

@@ -19,11 +19,12 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from bot.cli.demo_repo import PRICING, README, TESTS, scripted_fix
-from orchestration.gateway import TaskGateway
+from orchestration.client.gateway import TaskGateway
+from orchestration.client.task_factory import make_task
 from orchestration.models import RepositorySpec, TaskStatus
-from orchestration.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
-from orchestration.task_factory import make_task
-from orchestration.worker import build_worker, sandbox_services
+from orchestration.runtime.services import sandbox_services
+from orchestration.runtime.worker import build_worker
+from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
 from tests.support.images import TEST_IMAGE

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from bot.cli.demo_repo import PRICING, README, TESTS, scripted_fix
+from orchestration.client.task_factory import make_task
 from orchestration.models import CancelRequest, RepositorySpec, TaskInput, TaskStatus
-from orchestration.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
-from orchestration.settings import SandboxSettings
-from orchestration.task_factory import make_task
+from orchestration.runtime.settings import SandboxSettings
+from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
 from tests.e2e.conftest import Loop
 from tests.fakes.github import FakeGitHub
 from tests.support.images import TEST_IMAGE

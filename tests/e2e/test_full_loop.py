@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from bot.cli.demo_repo import BUGGY_LINE, FIXED_LINE, PRICING, README, TESTS, scripted_fix
+from orchestration.client.task_factory import make_task, new_task_id
 from orchestration.models import RepositorySpec, TaskStatus
-from orchestration.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
-from orchestration.task_factory import make_task, new_task_id
+from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
 from tests.e2e.conftest import Loop
 from tests.fakes.github import FakeGitHub
 

@@ -14,12 +14,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bot.cli.demo_repo import PRICING, README, TESTS, scripted_fix
-from orchestration.dev_server import DevServer
-from orchestration.gateway import TaskGateway
+from orchestration.client.gateway import TaskGateway
+from orchestration.client.task_factory import make_task
 from orchestration.models import Decision, RepositorySpec, TaskInput, TaskStatus, TaskView
-from orchestration.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
-from orchestration.settings import Settings
-from orchestration.task_factory import make_task
+from orchestration.runtime.embedded_temporal import DevServer
+from orchestration.runtime.settings import Settings
+from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
 from tests.support.settings import e2e_settings

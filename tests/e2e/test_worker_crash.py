@@ -12,11 +12,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from bot.cli.demo_repo import FIXED_LINE, PRICING, README, TESTS, scripted_fix
-from orchestration.gateway import TaskGateway
+from orchestration.client.gateway import TaskGateway
+from orchestration.client.task_factory import make_task
 from orchestration.models import Decision, RepositorySpec, TaskStatus
-from orchestration.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
-from orchestration.settings import Settings
-from orchestration.task_factory import make_task
+from orchestration.runtime.settings import Settings
+from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
 from tests.support.settings import e2e_settings

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from orchestration.egress_proxy import EgressProxy, EgressRoute
+from orchestration.proxies.egress.proxy import EgressProxy, EgressRoute
 
 INDEX_PAGE = b"<html><body><a href='pkg-1.0.tar.gz'>pkg-1.0.tar.gz</a></body></html>"
 HEAD_TIMEOUT = 0.3

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.egress_proxy import EgressProxy
+from orchestration.proxies.egress.proxy import EgressProxy
 from tests.egress_proxy.conftest import INDEX_PAGE, Registry
 
 CURL = shutil.which("curl")

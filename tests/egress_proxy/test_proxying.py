@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestration.egress_proxy import EgressProxy
+from orchestration.proxies.egress.proxy import EgressProxy
 from tests.egress_proxy.conftest import (
     INDEX_PAGE,
     Listener,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.egress_proxy import SOCKET_NAME, EgressProxy
+from orchestration.proxies.egress.proxy import SOCKET_NAME, EgressProxy
 from tests.egress_proxy.conftest import (
     HEAD_TIMEOUT,
     INDEX_PAGE,

@@ -13,9 +13,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
-from orchestration.egress_proxy import EgressProxy
-from orchestration.model_proxy import ModelProxy
 from orchestration.models import ProvisionRequest
+from orchestration.proxies.egress.proxy import EgressProxy
+from orchestration.proxies.model.proxy import ModelProxy
 from sandbox.docker_backend import DockerSandbox
 from sandbox.interface import SandboxLimits
 from tests.support.images import TEST_BASE_IMAGE

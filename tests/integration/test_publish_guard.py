@@ -14,7 +14,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from orchestration.activities.publish_activities import PublishActivities
-from orchestration.logs import Redactor
 from orchestration.models import (
     ChangeSet,
     FileChange,
@@ -23,8 +22,9 @@ from orchestration.models import (
     RepositorySpec,
     TaskInput,
 )
-from orchestration.settings import GitSettings, Settings
-from orchestration.worker import forge_router
+from orchestration.runtime.forges import forge_router
+from orchestration.runtime.logs import Redactor
+from orchestration.runtime.settings import GitSettings, Settings
 from orchestration.workspace.mirror import MirrorCache
 from tests.fakes.github import FakeGitHub
 

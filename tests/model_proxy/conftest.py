@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from multidict import CIMultiDictProxy
 
-from orchestration.model_proxy import ModelPricing, ModelProxy, ProxyRoute
+from orchestration.proxies.model.proxy import ModelPricing, ModelProxy, ProxyRoute
 from tests.model_proxy.upstream import MODEL, FakeUpstream
 
 REAL_KEY = "sk-ant-api03-REALKEY-0123456789abcdefghijklmnopqrstuvwxyz"

@@ -8,7 +8,7 @@ import json
 import pytest
 from aiohttp import web
 
-from orchestration.model_proxy import ModelProxy
+from orchestration.proxies.model.proxy import ModelProxy
 from tests.model_proxy.conftest import COST_PER_ANSWER, REQUEST, call
 from tests.model_proxy.upstream import FakeUpstream, json_answer
 

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from orchestration.model_proxy import ModelProxy
+from orchestration.proxies.model.proxy import ModelProxy
 from tests.model_proxy.conftest import REAL_KEY, REQUEST, call, unix_client
 from tests.model_proxy.upstream import SSE_BODY, FakeUpstream, SlowStream, message_json, sse_events
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.model_proxy import (
+from orchestration.proxies.model.proxy import (
     DEFAULT_PRICING,
     ModelPricing,
     _partial_suffix,

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from orchestration.model_proxy import SOCKET_NAME, ModelProxy
+from orchestration.proxies.model.proxy import SOCKET_NAME, ModelProxy
 from tests.model_proxy.conftest import COST_PER_ANSWER, REAL_KEY, call, unix_client
 from tests.model_proxy.upstream import FakeUpstream, SlowStream
 

@@ -14,9 +14,9 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from bot.slack.app import socket_mode
-from orchestration.gateway import TaskGateway, workflow_id
+from orchestration.client.gateway import TaskGateway, workflow_id
 from orchestration.models import TaskInput
-from orchestration.settings import GitSettings, Settings, SlackSettings
+from orchestration.runtime.settings import GitSettings, Settings, SlackSettings
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.slack import ids
-from orchestration.settings import SlackSettings
+from orchestration.runtime.settings import SlackSettings
 from tests.fakes.slack import (
     message_shortcut,
     slash_command,

@@ -31,7 +31,7 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 def notifier(fake: FakeSlack) -> SlackNotifier:
     from bot.slack.app import slack_client
-    from orchestration.settings import Settings
+    from orchestration.runtime.settings import Settings
 
     settings = Settings(_env_file=None, slack_bot_token="xoxb-test", slack_api_url=fake.api_url)  # type: ignore[call-arg, arg-type]
     return SlackNotifier(slack_client(settings), lambda w, r: None, edit_interval_seconds=60)

@@ -13,7 +13,7 @@ from bot.slack.parsing import (
     parse_new_task_submission,
 )
 from orchestration.models import RepositorySpec
-from orchestration.validation import RepositoryRules, url_problems
+from orchestration.policy.validation import RepositoryRules, url_problems
 
 RULES = RepositoryRules()
 CALC = "https://github.com/acme/calc"
@@ -129,7 +129,7 @@ def test_no_repository_without_a_select() -> None:
 
 
 def test_option_injection_is_refused_with_validations_message() -> None:
-    """A `--upload-pack=…` line is refused with orchestration.validation's own words."""
+    """A `--upload-pack=…` line is refused with orchestration.policy.validation's own words."""
     found = errors(extra=f"{CALC}x\n--upload-pack=touch /tmp/pwned")
     expected = url_problems("--upload-pack=touch", RULES)[0]
     assert set(found) == {ids.EXTRA_REPOSITORIES}

@@ -17,11 +17,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from bot.cli.runtime import notifier_for
 from bot.slack.app import socket_mode
-from orchestration.gateway import TaskGateway
+from orchestration.client.gateway import TaskGateway
 from orchestration.models import TaskStatus
-from orchestration.scripted_model import ModelScript, ScriptedModelServer
-from orchestration.settings import SandboxSettings, Settings, SlackSettings
-from orchestration.worker import build_worker, sandbox_services
+from orchestration.runtime.services import sandbox_services
+from orchestration.runtime.settings import SandboxSettings, Settings, SlackSettings
+from orchestration.runtime.worker import build_worker
+from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
 from tests.fakes.slack import FakeSlack

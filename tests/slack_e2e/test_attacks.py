@@ -15,10 +15,10 @@ from aiohttp import web
 
 from bot.cli.demo_repo import PRICING, README, TESTS
 from bot.slack import ids
-from orchestration.gateway import workflow_id
+from orchestration.client.gateway import workflow_id
 from orchestration.models import TaskStatus
-from orchestration.scripted_model import ModelScript, ScriptStep
-from orchestration.settings import SandboxSettings
+from orchestration.runtime.settings import SandboxSettings
+from orchestration.testing.scripted_model import ModelScript, ScriptStep
 from tests.fakes.slack import block_action, slash_command
 from tests.slack_e2e.conftest import APPROVER, CHANNEL, REQUESTER, StartSlackLoop
 from tests.support.images import TEST_IMAGE

@@ -8,7 +8,7 @@ import pytest
 from bot.cli.demo_repo import FIXED_LINE, PRICING, README, TESTS, scripted_fix
 from bot.slack import ids
 from orchestration.models import TaskStatus
-from orchestration.scripted_model import ModelScript, ScriptStep
+from orchestration.testing.scripted_model import ModelScript, ScriptStep
 from tests.fakes.slack import block_action, slash_command, thread_reply_event, view_submission
 from tests.slack_e2e.conftest import (
     APPROVER,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from orchestration.settings import ApprovalSettings, GitSettings, SandboxSettings, Settings
+from orchestration.runtime.settings import ApprovalSettings, GitSettings, SandboxSettings, Settings
 from tests.fakes.github import FakeGitHub
 from tests.support.images import TEST_IMAGE
 

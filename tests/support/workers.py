@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestration.settings import Settings
+from orchestration.runtime.settings import Settings
 
 
 def worker_env(settings: Settings, address: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""orchestration.approval.decision_refusal: who may decide on a fix, and when."""
+"""orchestration.policy.approval.decision_refusal: who may decide on a fix, and when."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestration.approval import decision_refusal
 from orchestration.models import ApprovalPolicy, Decision, DecisionRecord, TaskStatus
+from orchestration.policy.approval import decision_refusal
 
 AT = datetime(2026, 11, 24, tzinfo=UTC)
 OPEN = ApprovalPolicy()  # no approver list: anyone but the requester

@@ -1,4 +1,4 @@
-"""orchestration.agent.command: the `claude` argv and its environment."""
+"""orchestration.agents.claude.command: the `claude` argv and its environment."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from orchestration.agent.command import (
+from orchestration.agents.claude.command import (
     OUTCOME_SCHEMA,
     SANDBOX_HOME,
     ClaudeInvocation,

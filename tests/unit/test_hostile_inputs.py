@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestration.agent.prompt import agent_prompt, workspace_guide
+from orchestration.agents.prompt import agent_prompt, workspace_guide
 from orchestration.models import AgentMode, RepositorySpec, TaskInput
-from orchestration.validation import RepositoryRules, TaskValidationError, validate_task
+from orchestration.policy.validation import RepositoryRules, TaskValidationError, validate_task
 
 GITHUB = RepositoryRules()
 WITH_SSH = RepositoryRules(allowed_schemes=("https", "ssh"))

@@ -1,4 +1,4 @@
-"""orchestration.agent.prompt: the workspace guide and the run prompts."""
+"""orchestration.agents.prompt: the workspace guide and the run prompts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestration.agent.prompt import HOUSE_RULES, agent_prompt, workspace_guide
+from orchestration.agents.prompt import HOUSE_RULES, agent_prompt, workspace_guide
 from orchestration.models import AgentMode, RepositorySpec, TaskInput
 
 

@@ -1,4 +1,4 @@
-"""orchestration.logs: secrets and token-shaped strings never reach the log output."""
+"""orchestration.runtime.logs: secrets and token-shaped strings never reach the log output."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from orchestration.logs import REDACTED, Redactor, configure_logging
+from orchestration.runtime.logs import REDACTED, Redactor, configure_logging
 
 SECRET = "s3cr3t-value-for-tests"
 

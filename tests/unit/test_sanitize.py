@@ -1,4 +1,4 @@
-"""orchestration.sanitize: what a person cannot see is removed before the agent reads it."""
+"""orchestration.policy.sanitize: what a person cannot see is removed before the agent reads it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from orchestration.sanitize import (
+from orchestration.policy.sanitize import (
     CleanedText,
     clean_text,
     codepoint,

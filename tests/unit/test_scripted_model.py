@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
-from orchestration.scripted_model import (
+from orchestration.testing.scripted_model import (
     END_OF_SCRIPT_TEXT,
     ModelScript,
     ScriptedModelServer,

@@ -1,4 +1,4 @@
-"""orchestration.settings: defaults, conventional names, nesting, .env, and clear errors."""
+"""orchestration.runtime.settings: defaults, conventional names, nesting, .env, and clear errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.settings import SettingsError, load_settings
+from orchestration.runtime.settings import SettingsError, load_settings
 
 _OURS = ("FIXBOT_", "GITHUB_", "ANTHROPIC_", "TEMPORAL_", "SLACK_")
 

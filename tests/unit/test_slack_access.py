@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.slack.access import start_refusal
-from orchestration.settings import SlackSettings
+from orchestration.runtime.settings import SlackSettings
 
 
 def test_anyone_anywhere_when_nothing_is_configured() -> None:

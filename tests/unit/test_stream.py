@@ -1,4 +1,4 @@
-"""orchestration.agent.stream on recordings of the real `claude` 2.1.330 stream-json output."""
+"""orchestration.agents.claude.stream on recordings of the real `claude` 2.1.330 stream-json."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestration.agent.stream import (
+from orchestration.agents.claude.stream import (
     AgentRunError,
     StreamState,
     describe_assistant_message,

@@ -1,19 +1,19 @@
-"""orchestration.task_factory: tasks get the deployment's defaults and valid ids."""
+"""orchestration.client.task_factory: tasks get the deployment's defaults and valid ids."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
 
+from orchestration.client.task_factory import make_task, new_task_id
 from orchestration.models import RepositorySpec
-from orchestration.settings import (
+from orchestration.policy.validation import RepositoryRules, validate_task
+from orchestration.runtime.settings import (
     AgentSettings,
     ApprovalSettings,
     GitSettings,
     Settings,
 )
-from orchestration.task_factory import make_task, new_task_id
-from orchestration.validation import RepositoryRules, validate_task
 
 REPOS = [RepositorySpec(url="https://github.com/acme/calc", branch="main", name="calc")]
 

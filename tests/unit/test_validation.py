@@ -1,4 +1,4 @@
-"""orchestration.validation: every bad input gets a problem naming its field."""
+"""orchestration.policy.validation: every bad input gets a problem naming its field."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.models import RepositorySpec, TaskInput
-from orchestration.validation import (
+from orchestration.policy.validation import (
     MAX_APPROVAL_TIMEOUT,
     MAX_DESCRIPTION,
     MAX_TITLE,

@@ -17,8 +17,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from orchestration.dev_server import temporal_binary
-from orchestration.gateway import TaskGateway, workflow_id
+from orchestration.client.gateway import TaskGateway, workflow_id
 from orchestration.models import (
     AgentOutcome,
     Answer,
@@ -28,6 +27,7 @@ from orchestration.models import (
     SlackOrigin,
     TaskStatus,
 )
+from orchestration.runtime.embedded_temporal import temporal_binary
 from tests.workflow.stubs import Stubs, agent_result, make_task, stub_worker
 
 HISTORIES = Path(__file__).with_name("histories")

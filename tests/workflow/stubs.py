@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from orchestration import activity_names as names
+from orchestration.activities import names as names
 from orchestration.models import (
     AgentOutcome,
     AgentRequest,
@@ -39,7 +39,7 @@ from orchestration.models import (
     TokenUsage,
     WorkspaceReport,
 )
-from orchestration.workflow import BugFixWorkflow
+from orchestration.workflows.bugfix import BugFixWorkflow
 
 
 def make_task(**overrides: Any) -> TaskInput:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from orchestration.gateway import ActionRefused, NoWorker, TaskGateway, workflow_id
+from orchestration.client.gateway import ActionRefused, NoWorker, TaskGateway, workflow_id
 from orchestration.models import (
     AgentMode,
     AgentOutcome,
@@ -27,7 +27,7 @@ from orchestration.models import (
     TaskStatus,
     TaskView,
 )
-from orchestration.workflow import BugFixWorkflow
+from orchestration.workflows.bugfix import BugFixWorkflow
 from tests.workflow.stubs import Stubs, agent_result, change_for, make_task, stub_worker
 
 
@@ -290,7 +290,7 @@ async def test_deciding_on_a_finished_task_is_refused(
 
 async def test_unknown_task_is_a_clear_error(harness: Callable[[Stubs], TaskGateway]) -> None:
     """Status of a task that does not exist names it."""
-    from orchestration.gateway import UnknownTask
+    from orchestration.client.gateway import UnknownTask
 
     gateway = harness(Stubs())
     with pytest.raises(UnknownTask, match="no task 'nope-123'"):

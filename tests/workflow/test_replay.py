@@ -11,7 +11,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from orchestration.workflow import BugFixWorkflow
+from orchestration.workflows.bugfix import BugFixWorkflow
 
 HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
 HISTORY_TEXT = {path: path.read_text() for path in HISTORIES}

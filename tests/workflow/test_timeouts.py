@@ -11,9 +11,9 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from orchestration.gateway import workflow_id
+from orchestration.client.gateway import workflow_id
 from orchestration.models import AgentOutcome, TaskInput, TaskResult, TaskStatus
-from orchestration.workflow import BugFixWorkflow
+from orchestration.workflows.bugfix import BugFixWorkflow
 from tests.workflow.stubs import Stubs, agent_result, make_task, stub_worker
 
 

@@ -16,7 +16,7 @@ from bot.slack.blocks.inputs import (
     text_input,
 )
 from bot.slack.blocks.text import is_web_url, link
-from orchestration.validation import MAX_BUDGET_USD, MAX_DESCRIPTION, MAX_TITLE
+from orchestration.policy.validation import MAX_BUDGET_USD, MAX_DESCRIPTION, MAX_TITLE
 
 View = dict[str, Any]
 

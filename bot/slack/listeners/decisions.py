@@ -16,7 +16,7 @@ from bot.slack import ids
 from bot.slack.blocks.modals import feedback_modal
 from bot.slack.blocks.text import mention
 from bot.slack.parsing import parse_feedback_submission
-from orchestration.gateway import ActionRefused, TaskGateway, UnknownTask
+from orchestration.client.gateway import ActionRefused, TaskGateway, UnknownTask
 from orchestration.models import CancelRequest, ChangeRequest, Decision
 
 log = structlog.get_logger(__name__)

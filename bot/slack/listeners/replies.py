@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.access import SlackAccess
 from bot.slack.notifier import TASK_METADATA_EVENT
-from orchestration.gateway import ActionRefused, TaskGateway, UnknownTask
+from orchestration.client.gateway import ActionRefused, TaskGateway, UnknownTask
 from orchestration.models import Answer
 
 log = structlog.get_logger(__name__)

@@ -17,7 +17,7 @@ from bot.slack.access import SlackAccess
 from bot.slack.blocks.modals import new_task_modal
 from bot.slack.parsing import NewTaskForm, parse_fixbug_text, parse_new_task_submission
 from bot.slack.starting import SlackTaskStarter, TaskRequest
-from orchestration.validation import (
+from orchestration.policy.validation import (
     RepositoryRules,
     TaskValidationError,
     parse_repository_argument,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from orchestration.models import AgentMode, TaskInput
-from orchestration.sanitize import CleanedText, clean_text
-from orchestration.validation import MAX_DESCRIPTION, MAX_TITLE, MAX_URL
+from orchestration.policy.sanitize import CleanedText, clean_text
+from orchestration.policy.validation import MAX_DESCRIPTION, MAX_TITLE, MAX_URL
 
 MAX_MESSAGE = MAX_DESCRIPTION  # an answer or a reviewer's feedback
 MAX_REQUESTER = 100

@@ -18,7 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from orchestration import activity_names as names
+    from orchestration.activities import names as names
     from orchestration.models import (
         Notice,
         NoticeKind,
@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         TaskInput,
         TaskView,
     )
-    from orchestration.workflow_waits import wait_through_cancel
+    from orchestration.workflows.waits import wait_through_cancel
 
 NOTICE_DEADLINE = timedelta(seconds=60)
 NOTICE_RETRY = RetryPolicy(

@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, Field
 
-from orchestration.socket_routes import (
+from orchestration.proxies.routes import (
     HOP_BY_HOP,
     SOCKET_MODE,
     check_task_id,

@@ -6,7 +6,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
-from orchestration.settings import Settings
+from orchestration.runtime.settings import Settings
 
 
 class TemporalUnavailable(RuntimeError):

@@ -14,7 +14,12 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from orchestration.models import RepositorySpec, TaskInput
-from orchestration.sanitize import clean_text, codepoint, first_hidden_character, is_confusable_host
+from orchestration.policy.sanitize import (
+    clean_text,
+    codepoint,
+    first_hidden_character,
+    is_confusable_host,
+)
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 20_000
@@ -385,3 +390,13 @@ def parse_repository_argument(argument: str) -> RepositorySpec:
     """`URL[#branch]` as typed on the command line or in Slack."""
     url, _, branch = argument.strip().partition("#")
     return RepositorySpec(url=url, branch=branch or "main", name=repository_name_from_url(url))
+
+
+def cleaned_task(task: TaskInput) -> TaskInput:
+    """The task with its text cleaned of hidden content, for commit messages and PR bodies."""
+    return task.model_copy(
+        update={
+            "title": clean_text(task.title, limit=MAX_TITLE).text,
+            "description": clean_text(task.description, limit=MAX_DESCRIPTION).text,
+        }
+    )

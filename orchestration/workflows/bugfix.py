@@ -22,9 +22,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from orchestration import activity_names as names
-    from orchestration.announcer import Announcer
-    from orchestration.approval import decision_refusal
+    from orchestration.activities import names as names
     from orchestration.models import (
         AgentMode,
         AgentOutcome,
@@ -57,7 +55,9 @@ with workflow.unsafe.imports_passed_through():
         TokenUsage,
         WorkspaceReport,
     )
-    from orchestration.workflow_waits import wait_through_cancel
+    from orchestration.policy.approval import decision_refusal
+    from orchestration.workflows.announcer import Announcer
+    from orchestration.workflows.waits import wait_through_cancel
 
 T = TypeVar("T")
 

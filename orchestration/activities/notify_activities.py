@@ -11,7 +11,7 @@ from typing import Protocol
 
 from temporalio import activity
 
-from orchestration import activity_names as names
+from orchestration.activities import names as names
 from orchestration.models import Notice, NoticeReceipt
 
 

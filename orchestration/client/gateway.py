@@ -28,7 +28,7 @@ from orchestration.models import (
     TaskStatus,
     TaskView,
 )
-from orchestration.workflow import BugFixWorkflow
+from orchestration.workflows.bugfix import BugFixWorkflow
 
 WORKFLOW_ID_PREFIX = "fixbot-"
 QUERY_TIMEOUT = timedelta(seconds=10)

@@ -27,7 +27,7 @@ from multidict import CIMultiDict
 from pydantic import BaseModel, SecretStr
 from yarl import URL
 
-from orchestration.socket_routes import (
+from orchestration.proxies.routes import (
     HOP_BY_HOP,
     SOCKET_MODE,
     check_task_id,

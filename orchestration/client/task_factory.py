@@ -6,7 +6,8 @@ import secrets
 from datetime import UTC, datetime
 
 from orchestration.models import ApprovalPolicy, RepositorySpec, SlackOrigin, TaskInput
-from orchestration.settings import Settings
+from orchestration.policy.validation import RepositoryRules
+from orchestration.runtime.settings import Settings
 
 
 def new_task_id(now: datetime | None = None) -> str:
@@ -52,4 +53,13 @@ def make_task(
             allow_self_approval=settings.approval.allow_self_approval,
         ),
         created_at=now,
+    )
+
+
+def repository_rules(settings: Settings) -> RepositoryRules:
+    git = settings.git
+    return RepositoryRules(
+        allowed_schemes=tuple(git.allowed_schemes),
+        allowed_hosts=tuple(git.allowed_hosts),
+        allow_local=git.allow_local_repositories,
     )

@@ -1,0 +1,1 @@
+"""Worker-side services a sandbox reaches over its per-task unix sockets."""

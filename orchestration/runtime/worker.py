@@ -1,0 +1,115 @@
+"""Building the worker: settings in, activities wired to their clients, one Temporal worker out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from orchestration.activities.agent_activities import AgentActivities
+from orchestration.activities.notify_activities import Notifier, NotifyActivities, NullNotifier
+from orchestration.activities.publish_activities import PublishActivities
+from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
+from orchestration.activities.validation_activities import ValidationActivities
+from orchestration.activities.workspace_activities import WorkspaceActivities
+from orchestration.client.links import run_url_for
+from orchestration.client.task_factory import repository_rules
+from orchestration.runtime.forges import forge_router, git_env_for
+from orchestration.runtime.logs import Redactor
+from orchestration.runtime.services import SandboxServices
+from orchestration.runtime.settings import Settings
+from orchestration.workflows.bugfix import BugFixWorkflow
+from orchestration.workspace.mirror import MirrorCache
+from sandbox.interface import Sandbox, SandboxLimits
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    backend: Sandbox,
+    notifier: Notifier | None = None,
+    *,
+    services: SandboxServices,
+) -> Worker:
+    """The worker for BugFixWorkflow and every activity it calls."""
+    mirrors = MirrorCache(settings.mirror_dir)
+    activities: list[Callable[..., Any]] = [
+        ValidationActivities(
+            repository_rules(settings), allow_skipping_approval=settings.approval.allow_skip
+        ).validate,
+        *_sandbox_activities(backend, services, settings),
+        *_workspace_activities(backend, mirrors, settings),
+        AgentActivities(
+            backend,
+            services.model,
+            default_model=settings.agent.model,
+            egress_policy=_egress_policy(settings),
+            redact=Redactor(settings.secret_values()).text,
+            egress=services.egress,
+        ).run,
+        PublishActivities(
+            mirrors,
+            forge_router(settings),
+            author_name=settings.git.author_name,
+            author_email=settings.git.author_email,
+            run_url=run_url_for(settings),
+            allow_protected=settings.git.allow_protected_paths,
+            redact=Redactor(settings.secret_values()).text,
+        ).publish,
+        NotifyActivities(notifier or NullNotifier()).notify,
+    ]
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[BugFixWorkflow],
+        activities=activities,
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+def _egress_policy(settings: Settings) -> EgressPolicy:
+    s = settings.sandbox
+    return EgressPolicy(s.egress_allowlist, s.egress_for_all_tasks)
+
+
+def _sandbox_activities(
+    backend: Sandbox, services: SandboxServices, settings: Settings
+) -> list[Callable[..., Any]]:
+    s = settings.sandbox
+    limits = SandboxLimits(
+        memory_mb=s.memory_mb,
+        cpus=s.cpus,
+        pids=s.pids,
+        tmp_size_mb=s.tmp_size_mb,
+        workspace_size_mb=s.workspace_size_mb,
+    )
+    acts = SandboxActivities(
+        backend,
+        services.model,
+        egress=services.egress,
+        egress_policy=_egress_policy(settings),
+        image=s.image,
+        network=s.network,
+        limits=limits,
+        owner=settings.sandbox_owner,
+        runtime=s.runtime,
+    )
+    return [acts.provision, acts.destroy]
+
+
+def _workspace_activities(
+    backend: Sandbox, mirrors: MirrorCache, settings: Settings
+) -> list[Callable[..., Any]]:
+    acts = WorkspaceActivities(
+        backend,
+        mirrors,
+        lambda url: git_env_for(settings, url),
+        protected_paths=settings.git.protected_paths,
+        allow_protected=settings.git.allow_protected_paths,
+    )
+    return [acts.prepare, acts.collect]
