@@ -1,14 +1,12 @@
-"""Activity names: the workflow calls activities by these names, workers register them.
+"""Activity names, as the workers register them (declared with their types in contracts.py)."""
 
-Calling by name keeps I/O libraries (docker, PyGithub) out of the workflow sandbox, and lets
-tests replace any activity with a stub registered under the same name.
-"""
+from orchestration.activities import contracts
 
-VALIDATE_TASK = "validate_task"
-PROVISION_SANDBOX = "provision_sandbox"
-PREPARE_WORKSPACE = "prepare_workspace"
-RUN_AGENT = "run_agent"
-COLLECT_CHANGES = "collect_changes"
-OPEN_PULL_REQUESTS = "open_pull_requests"
-DESTROY_SANDBOX = "destroy_sandbox"
+VALIDATE_TASK = contracts.VALIDATE_TASK.name
+PROVISION_SANDBOX = contracts.PROVISION_SANDBOX.name
+PREPARE_WORKSPACE = contracts.PREPARE_WORKSPACE.name
+RUN_AGENT = contracts.RUN_AGENT.name
+COLLECT_CHANGES = contracts.COLLECT_CHANGES.name
+OPEN_PULL_REQUESTS = contracts.OPEN_PULL_REQUESTS.name
+DESTROY_SANDBOX = contracts.DESTROY_SANDBOX.name
 NOTIFY = "notify"

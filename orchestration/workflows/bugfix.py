@@ -13,16 +13,17 @@ every earlier version and fails on a change that is not. Record new histories wi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from orchestration.activities import names as names
+    from orchestration.activities import contracts
+    from orchestration.activities.contracts import ActivityContract, Nothing
     from orchestration.models import (
         AgentMode,
         AgentOutcome,
@@ -30,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         AgentRequest,
         AgentResult,
         Answer,
-        AuditTrail,
         CancelRequest,
         ChangeRequest,
         ChangeSet,
@@ -41,25 +41,22 @@ with workflow.unsafe.imports_passed_through():
         NoticeKind,
         ProvisionRequest,
         PublishRequest,
-        PublishResult,
         RefusedAction,
-        SandboxRef,
         SandboxTarget,
         SignalDecision,
         Step,
-        StepTiming,
         TaskInput,
         TaskResult,
         TaskStatus,
         TaskView,
-        TokenUsage,
-        WorkspaceReport,
     )
     from orchestration.policy.approval import decision_refusal
     from orchestration.workflows.announcer import Announcer
+    from orchestration.workflows.state import Stage, TaskState, status_view, task_result
     from orchestration.workflows.waits import wait_through_cancel
 
-T = TypeVar("T")
+ArgumentT = TypeVar("ArgumentT")
+ResultT = TypeVar("ResultT")
 
 QUICK = timedelta(minutes=2)
 WORKSPACE_TIMEOUT = timedelta(minutes=20)
@@ -92,260 +89,311 @@ class _Stop(Exception):
         self.reason = reason
 
 
+class _CarryOn(Exception):
+    """A long wait has made the history long: continue as a new run with the same state."""
+
+
 @workflow.defn
 class BugFixWorkflow:
     """One bug-fix task, from report to pull requests."""
 
-    def __init__(self) -> None:
-        self._task: TaskInput | None = None
-        self._status = TaskStatus.PENDING
-        self._steps: list[StepTiming] = []
-        self._progress: str | None = None
-        self._sandbox: SandboxRef | None = None
-        self._agent: AgentResult | None = None
-        self._cost = 0.0
-        self._usage = TokenUsage()
-        self._turns = 0
-        self._changes: ChangeSet | None = None
-        self._decision: DecisionRecord | None = None
-        self._answers: list[Answer] = []
-        self._answers_used = 0
-        self._change_request: ChangeRequest | None = None
-        self._revision = 0
+    @workflow.init
+    def __init__(self, start: TaskInput | TaskState) -> None:
+        # the state exists before any handler runs: an update can reach a new run (one that
+        # continued as new) in the same activation that starts it
+        self._carried = isinstance(start, TaskState)
+        self._state = start if isinstance(start, TaskState) else TaskState(task=start)
         self._announcer: Announcer | None = None
-        self._refused: list[RefusedAction] = []
-        self._cancel: CancelRequest | None = None
-        self._pull_requests: PublishResult | None = None
-        self._error: str | None = None
         self._result: TaskResult | None = None
 
     @workflow.run
-    async def run(self, task: TaskInput) -> TaskResult:
-        self._task = task
+    async def run(self, start: TaskInput | TaskState) -> TaskResult:
+        """Fix the task's bug. A run that continued as new gets the previous run's state
+        instead of the task (one argument either way: old histories hold just the task)."""
+        state = self._state
+        task = state.task
         self._announcer = announcer = Announcer(task, self.status)
+        announcer.thread = state.thread
+        carry_on = False
         try:
-            await announcer.started()
-            await self._fix(task)
+            if not self._carried:
+                await announcer.started()
+                state.thread = announcer.thread
+            await self._fix()
+        except _CarryOn:
+            carry_on = True
         except _Stop as stop:
-            self._status, self._error = stop.status, stop.reason
+            state.status, state.error = stop.status, stop.reason
         except (asyncio.CancelledError, CancelledError):
-            self._status = TaskStatus.CANCELLED
-            self._error = "cancelled"
+            state.status, state.error = TaskStatus.CANCELLED, "cancelled"
         except ActivityError as exc:
-            self._status, self._error = TaskStatus.FAILED, _reason(exc)
+            state.status, state.error = TaskStatus.FAILED, _reason(exc)
         finally:
-            await self._cleanup(task)
-        self._result = self._build_result(task)
+            if not carry_on:
+                await self._cleanup(task)
+        if carry_on:
+            await self._continue_as_new()
+        self._result = task_result(state)
         if self._result.audit is not None:
             workflow.logger.info("audit %s", self._result.audit.model_dump_json())
-        final = _FINAL_NOTICE.get(self._status, NoticeKind.FAILED)
-        await announcer.finish(final, self._error or self._summary())
+        final = _FINAL_NOTICE.get(state.status, NoticeKind.FAILED)
+        await announcer.finish(final, state.error or state.summary)
         return self._result
 
     def _announce(self, kind: NoticeKind, text: str = "") -> None:
         if self._announcer is not None:
             self._announcer.post(kind, text)
 
-    async def _fix(self, task: TaskInput) -> None:
-        await self._step(Step.VALIDATE, TaskStatus.PENDING, names.VALIDATE_TASK, task, None, QUICK)
-        self._sandbox = await self._step(
-            Step.PROVISION,
-            TaskStatus.PROVISIONING,
-            names.PROVISION_SANDBOX,
-            ProvisionRequest(
-                task_id=task.task_id,
-                workflow_id=workflow.info().workflow_id,
-                budget_usd=task.budget_usd,
-                allow_egress=task.allow_egress,
-            ),
-            SandboxRef,
-            QUICK,
+    async def _fix(self) -> None:
+        """Run the task's stages in order; a run that continued-as-new resumes at its stage."""
+        stages: dict[Stage, Callable[[], Awaitable[None]]] = {
+            Stage.SETUP: self._setup,
+            Stage.AGENT: self._agent_round,
+            Stage.ANSWER: self._await_answer,
+            Stage.COLLECT: self._collect_changes,
+            Stage.APPROVAL: self._approval_gate,
+            Stage.PUBLISH: self._publish,
+        }
+        while self._state.stage is not Stage.DONE:
+            await stages[self._state.stage]()
+
+    async def _setup(self) -> None:
+        s = self._state
+        await self._step(Step.VALIDATE, TaskStatus.PENDING, contracts.VALIDATE_TASK, s.task, QUICK)
+        request = ProvisionRequest(
+            task_id=s.task.task_id,
+            workflow_id=workflow.info().workflow_id,
+            budget_usd=s.task.budget_usd,
+            allow_egress=s.task.allow_egress,
+        )
+        s.sandbox = await self._step(
+            Step.PROVISION, TaskStatus.PROVISIONING, contracts.PROVISION_SANDBOX, request, QUICK
         )
         self._announce(NoticeKind.SANDBOX_READY)
-        target = SandboxTarget(task=task, sandbox=self._sandbox)
-        workspace = await self._step(
+        target = SandboxTarget(task=s.task, sandbox=s.sandbox)
+        s.workspace = await self._step(
             Step.WORKSPACE,
             TaskStatus.PREPARING,
-            names.PREPARE_WORKSPACE,
+            contracts.PREPARE_WORKSPACE,
             target,
-            WorkspaceReport,
             WORKSPACE_TIMEOUT,
         )
-        session_id = str(workflow.uuid4())
-        await self._agent_until_answered(task, session_id, AgentMode.START, "")
-        collect = CollectRequest(task=task, sandbox=self._sandbox, workspace=workspace)
-        await self._collect_changes(collect)
-        for _ in range(MAX_REVISIONS):
-            if not task.require_approval:
-                break
-            feedback = await self._approval_gate(task)
-            if feedback is None:
-                break
-            await self._agent_until_answered(task, session_id, AgentMode.FEEDBACK, feedback)
-            await self._collect_changes(collect)
-        else:
-            raise _Stop(TaskStatus.FAILED, f"more than {MAX_REVISIONS} rounds of requested changes")
-        self._pull_requests = await self._step(
-            Step.PULL_REQUESTS,
-            TaskStatus.CREATING_PRS,
-            names.OPEN_PULL_REQUESTS,
-            PublishRequest(
-                task=task,
-                changes=self._changes,
-                summary=self._summary(),
-                cost_usd=self._cost,
-                approved_digest=self._decision.approved_digest if self._decision else None,
-            ),
-            PublishResult,
-            PUBLISH_TIMEOUT,
-            retry=PUBLISH_RETRY,
-            interruptible=False,
-        )
-        self._announce(NoticeKind.PR_OPENED)
-        self._status = TaskStatus.COMPLETED
+        s.session_id = str(workflow.uuid4())
+        self._next_agent_round(AgentMode.START, "")
 
-    async def _collect_changes(self, collect: CollectRequest) -> None:
-        self._changes = await self._step(
-            Step.CHANGES, TaskStatus.RUNNING, names.COLLECT_CHANGES, collect, ChangeSet, QUICK
+    def _next_agent_round(self, mode: AgentMode, message: str) -> None:
+        s = self._state
+        s.stage, s.agent_mode, s.agent_message = Stage.AGENT, mode, message
+
+    async def _agent_round(self) -> None:
+        """Run the agent; a question moves on to waiting for its answer."""
+        s = self._state
+        self._announce(NoticeKind.AGENT_WORKING, s.agent_message)
+        result = await self._run_agent(s.agent_mode, s.agent_message)
+        if result.outcome is AgentOutcome.NO_FIX:
+            raise _Stop(TaskStatus.NO_CHANGE, result.summary or "the agent found no fix")
+        if result.outcome is not AgentOutcome.NEEDS_CLARIFICATION:
+            s.stage, s.clarifications = Stage.COLLECT, 0
+            return
+        self._announce(NoticeKind.QUESTION, result.question or "")
+        s.clarifications += 1
+        s.stage = Stage.ANSWER
+
+    async def _await_answer(self) -> None:
+        s = self._state
+        answer = await self._wait_for_answer(s.agent.question if s.agent else None)
+        if s.clarifications > MAX_CLARIFICATIONS:
+            raise _Stop(
+                TaskStatus.FAILED, f"the agent asked more than {MAX_CLARIFICATIONS} questions"
+            )
+        self._next_agent_round(AgentMode.ANSWER, answer.text)
+
+    async def _run_agent(self, mode: AgentMode, message: str) -> AgentResult:
+        s = self._state
+        if s.sandbox is None or s.session_id is None:
+            raise _Stop(TaskStatus.FAILED, "no sandbox was provisioned")
+        request = AgentRequest(
+            task=s.task,
+            sandbox=s.sandbox,
+            session_id=s.session_id,
+            mode=mode,
+            message=message,
+            budget_usd=max(s.task.budget_usd - s.cost_usd, 0.01),
         )
-        if not self._changes.repositories:
-            explanation = self._agent.summary if self._agent else ""
-            raise _Stop(TaskStatus.NO_CHANGE, explanation or "the agent changed nothing")
-        protected = self._changes.protected_files
-        if protected and not self._changes.protected_paths_allowed:
+        result = await self._step(
+            Step.AGENT,
+            TaskStatus.RUNNING,
+            contracts.RUN_AGENT,
+            request,
+            timedelta(seconds=s.task.agent_timeout_seconds + 120),
+            retry=AGENT_RETRY,
+        )
+        s.record_agent_run(result)
+        return result
+
+    async def _collect_changes(self) -> None:
+        s = self._state
+        if s.sandbox is None or s.workspace is None:
+            raise _Stop(TaskStatus.FAILED, "no sandbox was provisioned")
+        collect = CollectRequest(task=s.task, sandbox=s.sandbox, workspace=s.workspace)
+        s.changes = await self._step(
+            Step.CHANGES, TaskStatus.RUNNING, contracts.COLLECT_CHANGES, collect, QUICK
+        )
+        if not s.changes.repositories:
+            raise _Stop(TaskStatus.NO_CHANGE, s.summary or "the agent changed nothing")
+        protected = s.changes.protected_files
+        if protected and not s.changes.protected_paths_allowed:
             raise _Stop(
                 TaskStatus.FAILED,
                 "the change touches protected paths and will not be pushed: "
                 + ", ".join(protected[:10])
                 + " (FIXBOT_GIT__ALLOW_PROTECTED_PATHS)",
             )
+        if not s.task.require_approval:
+            s.stage = Stage.PUBLISH
+        elif s.revision >= MAX_REVISIONS:
+            raise _Stop(TaskStatus.FAILED, f"more than {MAX_REVISIONS} rounds of requested changes")
+        else:
+            s.stage = Stage.APPROVAL
+            await self._open_approval()
 
-    async def _agent_until_answered(
-        self, task: TaskInput, session_id: str, mode: AgentMode, message: str
-    ) -> None:
-        """Run the agent; while it asks a question, wait for an answer and resume its session."""
-        for _ in range(MAX_CLARIFICATIONS + 1):
-            self._announce(NoticeKind.AGENT_WORKING, message)
-            result = await self._run_agent(task, session_id, mode, message)
-            if result.outcome is AgentOutcome.NO_FIX:
-                raise _Stop(TaskStatus.NO_CHANGE, result.summary or "the agent found no fix")
-            if result.outcome is not AgentOutcome.NEEDS_CLARIFICATION:
-                return
-            self._announce(NoticeKind.QUESTION, result.question or "")
-            answer = await self._wait_for_answer(task, result.question or "")
-            mode, message = AgentMode.ANSWER, answer.text
-        raise _Stop(TaskStatus.FAILED, f"the agent asked more than {MAX_CLARIFICATIONS} questions")
-
-    async def _run_agent(
-        self, task: TaskInput, session_id: str, mode: AgentMode, message: str
-    ) -> AgentResult:
-        if self._sandbox is None:
-            raise _Stop(TaskStatus.FAILED, "no sandbox was provisioned")
-        request = AgentRequest(
-            task=task,
-            sandbox=self._sandbox,
-            session_id=session_id,
-            mode=mode,
-            message=message,
-            budget_usd=max(task.budget_usd - self._cost, 0.01),
-        )
-        result = await self._step(
-            Step.AGENT,
-            TaskStatus.RUNNING,
-            names.RUN_AGENT,
-            request,
-            AgentResult,
-            timedelta(seconds=task.agent_timeout_seconds + 120),
-            retry=AGENT_RETRY,
-        )
-        self._agent = result
-        self._cost += result.cost_usd
-        self._usage = self._usage.plus(result.usage)
-        self._turns += result.num_turns
-        return result
-
-    async def _wait_for_answer(self, task: TaskInput, question: str) -> Answer:
-        """The next answer not yet used: one sent while the agent was busy waits in the queue."""
-        self._progress = f"question: {question}"
-        await self._wait(
-            lambda: len(self._answers) > self._answers_used,
-            timedelta(seconds=task.approval_timeout_seconds),
-            "nobody answered the agent's question in time",
-        )
-        self._answers_used += 1
-        return self._answers[self._answers_used - 1]
-
-    async def _approval_gate(self, task: TaskInput) -> str | None:
-        """Wait for a decision: None when approved, the feedback when changes are requested."""
-        self._status = TaskStatus.AWAITING_APPROVAL
-        self._change_request = None
-        self._revision += 1
-        self._begin(Step.APPROVAL)
+    async def _open_approval(self) -> None:
+        """Show the change for a decision (once per revision, not again after carrying on)."""
+        s = self._state
+        s.status = TaskStatus.AWAITING_APPROVAL
+        s.change_request = None
+        s.revision += 1
+        s.begin(Step.APPROVAL, workflow.now())
         if self._announcer is not None:
             await self._announcer.card()
+            s.thread = self._announcer.thread
+
+    async def _approval_gate(self) -> None:
+        """Wait for a decision: approved goes on to publish, requested changes to the agent."""
+        s = self._state
         await self._wait(
-            lambda: self._decision is not None or self._change_request is not None,
-            timedelta(seconds=task.approval_timeout_seconds),
+            lambda: s.decision is not None or s.change_request is not None,
+            timedelta(seconds=s.task.approval_timeout_seconds),
             "nobody approved or rejected the fix in time",
         )
-        self._end(Step.APPROVAL)
-        if self._change_request is not None and self._decision is None:
-            request = self._change_request
+        s.end(Step.APPROVAL, workflow.now())
+        if s.change_request is not None and s.decision is None:
+            request = s.change_request
             self._announce(NoticeKind.DECIDED, f"changes requested by {request.by}")
-            return request.feedback
+            self._next_agent_round(AgentMode.FEEDBACK, request.feedback)
+            return
         self._announce(NoticeKind.DECIDED)
-        decision = self._decision.decision if self._decision else None
+        decision = s.decision.decision if s.decision else None
         if decision is None or not decision.approve:
             by = decision.by if decision else "nobody"
             reason = (decision.comment if decision else "") or "rejected"
             raise _Stop(TaskStatus.REJECTED, f"rejected by {by}: {reason}")
-        return None
+        s.stage = Stage.PUBLISH
+
+    async def _publish(self) -> None:
+        s = self._state
+        request = PublishRequest(
+            task=s.task,
+            changes=s.changes or ChangeSet(),
+            summary=s.summary,
+            cost_usd=s.cost_usd,
+            approved_digest=s.decision.approved_digest if s.decision else None,
+        )
+        s.pull_requests = await self._step(
+            Step.PULL_REQUESTS,
+            TaskStatus.CREATING_PRS,
+            contracts.OPEN_PULL_REQUESTS,
+            request,
+            PUBLISH_TIMEOUT,
+            retry=PUBLISH_RETRY,
+            interruptible=False,
+        )
+        self._announce(NoticeKind.PR_OPENED)
+        s.status, s.stage = TaskStatus.COMPLETED, Stage.DONE
+
+    async def _wait_for_answer(self, question: str | None) -> Answer:
+        """The next answer not yet used: one sent while the agent was busy waits in the queue."""
+        s = self._state
+        s.progress = f"question: {question or ''}"
+        await self._wait(
+            lambda: len(s.answers) > s.answers_used,
+            timedelta(seconds=s.task.approval_timeout_seconds),
+            "nobody answered the agent's question in time",
+        )
+        s.answers_used += 1
+        return s.answers[s.answers_used - 1]
 
     async def _wait(self, done: Callable[[], bool], timeout: timedelta, expiry: str) -> None:
-        """Wait durably for done(), a cancel request, or the timeout (→ expired)."""
-        previous = self._status
+        """Wait durably for done(), a cancel request, or the timeout (→ expired). A wait that
+        makes the history long continues as a new run, which waits on until the same deadline."""
+        s = self._state
+        previous = s.status
+        if s.wait_deadline is None:
+            s.wait_deadline = workflow.now() + timeout
         try:
             await workflow.wait_condition(
-                lambda: done() or self._cancel is not None, timeout=timeout
+                lambda: done() or s.cancel is not None or self._history_is_long(),
+                timeout=s.wait_deadline - workflow.now(),
             )
         except TimeoutError:
             raise _Stop(TaskStatus.EXPIRED, expiry) from None
         self._raise_if_cancel_requested()
-        self._status = previous
+        if not done():
+            raise _CarryOn
+        s.wait_deadline = None
+        s.status = previous
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._state.task.continue_as_new_after_events
+        )
+
+    async def _continue_as_new(self) -> None:
+        """Hand the whole state to a new run: notices in flight and running handlers finish
+        first, so nothing is lost between the runs."""
+        s = self._state
+        if self._announcer is not None:
+            await self._announcer.flush()
+            s.thread = self._announcer.thread
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        s.runs += 1
+        workflow.logger.info("continuing as new run %d of the task", s.runs)
+        workflow.continue_as_new(s)
 
     async def _step(
         self,
         step: Step,
         status: TaskStatus,
-        activity: str,
-        argument: Any,
-        result_type: type[T] | None,
+        contract: ActivityContract[ArgumentT, ResultT],
+        argument: ArgumentT,
         timeout: timedelta,
         *,
         retry: RetryPolicy = RETRY,
-        heartbeat: timedelta | None = None,
         interruptible: bool = True,
-    ) -> T:
+    ) -> ResultT:
         """Run one activity as a step: timed, visible in status, interrupted by a cancel request
         (unless its effects reach outside, like opening PRs: then it is finished first)."""
+        s = self._state
         self._raise_if_cancel_requested()
-        self._status = status
-        self._begin(step)
+        s.status = status
+        s.begin(step, workflow.now())
         handle = workflow.start_activity(
-            activity,
+            contract.name,
             argument,
-            result_type=result_type,
+            result_type=None if contract.result is Nothing else contract.result,
             start_to_close_timeout=timeout,
-            heartbeat_timeout=heartbeat or self._heartbeat(),
+            heartbeat_timeout=self._heartbeat(),
             retry_policy=retry,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         if not interruptible:
             result = await _finish_regardless(handle)
-            self._end(step)
-            return result  # type: ignore[no-any-return]
+            s.end(step, workflow.now())
+            return cast(ResultT, result)
         try:
-            await workflow.wait_condition(lambda: handle.done() or self._cancel is not None)
+            await workflow.wait_condition(lambda: handle.done() or s.cancel is not None)
         except asyncio.CancelledError:
             handle.cancel()  # the workflow itself was cancelled: stop the activity first
             await asyncio.gather(handle, return_exceptions=True)
@@ -355,26 +403,26 @@ class BugFixWorkflow:
             await asyncio.gather(handle, return_exceptions=True)
             self._raise_if_cancel_requested()
         result = await handle
-        self._end(step)
-        return result  # type: ignore[no-any-return]
+        s.end(step, workflow.now())
+        return cast(ResultT, result)
 
     def _heartbeat(self) -> timedelta:
-        return timedelta(seconds=self._require_task().heartbeat_timeout_seconds)
+        return timedelta(seconds=self._state.task.heartbeat_timeout_seconds)
 
     def _raise_if_cancel_requested(self) -> None:
-        if self._cancel is not None:
-            reason = f"cancelled by {self._cancel.by}" + (
-                f": {self._cancel.reason}" if self._cancel.reason else ""
-            )
+        cancel = self._state.cancel
+        if cancel is not None:
+            reason = f"cancelled by {cancel.by}" + (f": {cancel.reason}" if cancel.reason else "")
             raise _Stop(TaskStatus.CANCELLED, reason)
 
     async def _cleanup(self, task: TaskInput) -> None:
         """Remove the sandbox, whatever happened; a failure here is reported, not raised."""
-        self._begin(Step.CLEANUP)
+        s = self._state
+        s.begin(Step.CLEANUP, workflow.now())
         try:
             await _finish_regardless(
                 workflow.start_activity(
-                    names.DESTROY_SANDBOX,
+                    contracts.DESTROY_SANDBOX.name,
                     DestroyRequest(task_id=task.task_id, workflow_id=workflow.info().workflow_id),
                     start_to_close_timeout=QUICK,
                     heartbeat_timeout=self._heartbeat(),
@@ -385,59 +433,40 @@ class BugFixWorkflow:
             )
         except ActivityError as exc:
             workflow.logger.warning("sandbox cleanup failed; the reaper will remove it: %s", exc)
-        self._end(Step.CLEANUP)
-
-    def _begin(self, step: Step) -> None:
-        self._steps.append(StepTiming(step=step, started_at=workflow.now()))
-
-    def _end(self, step: Step) -> None:
-        for timing in reversed(self._steps):
-            if timing.step is step and timing.finished_at is None:
-                timing.finished_at = workflow.now()
-                return
-
-    def _require_task(self) -> TaskInput:
-        """The task input; handlers can run before `run` has stored it only in a broken history."""
-        if self._task is None:
-            raise ApplicationError("the task has not started yet", non_retryable=True)
-        return self._task
-
-    def _summary(self) -> str:
-        return self._agent.summary if self._agent else ""
-
-    def _current_step(self) -> Step | None:
-        open_steps = [t.step for t in self._steps if t.finished_at is None]
-        return open_steps[-1] if open_steps else None
+        s.end(Step.CLEANUP, workflow.now())
 
     # --- messages -------------------------------------------------------------------------
 
     @workflow.signal
     def report_progress(self, progress: AgentProgress) -> None:
         """The agent activity's latest action (throttled by the activity)."""
-        self._progress = progress.text
+        s = self._state
+        s.progress = progress.text
         if self._announcer is not None and self._announcer.enabled:
             self._announcer.progress(progress.text)
-        if progress.cost_usd is not None and self._agent is None:
-            self._cost = max(self._cost, progress.cost_usd)
+        if progress.cost_usd is not None and s.agent is None:
+            s.cost_usd = max(s.cost_usd, progress.cost_usd)
 
     @workflow.update
     def decide(self, decision: Decision) -> DecisionRecord:
         """Approve or reject the fix; refused decisions never reach history (the validator)."""
-        self._decision = self._record(decision)
-        return self._decision
+        self._state.decision = self._record(decision)
+        return self._state.decision
 
     def _record(self, decision: Decision) -> DecisionRecord:
         """The decision, pinned to the exact change it was made on."""
-        digest = self._changes.digest if self._changes else None
+        changes = self._state.changes
+        digest = changes.digest if changes else None
         return DecisionRecord(decision=decision, at=workflow.now(), approved_digest=digest)
 
     def _stale(self, decision: Decision) -> str | None:
         """A decision on a change that has since been revised (or is being) is refused."""
-        if self._cancel is not None:
-            return f"the task is being cancelled by {self._cancel.by}"
-        if self._change_request is not None:
-            return f"changes were just requested by {self._change_request.by}"
-        if decision.diff_sha256 and self._changes and decision.diff_sha256 != self._changes.digest:
+        s = self._state
+        if s.cancel is not None:
+            return f"the task is being cancelled by {s.cancel.by}"
+        if s.change_request is not None:
+            return f"changes were just requested by {s.change_request.by}"
+        if decision.diff_sha256 and s.changes and decision.diff_sha256 != s.changes.digest:
             return "the fix was revised since you reviewed it; decide on the latest card"
         return None
 
@@ -461,74 +490,77 @@ class BugFixWorkflow:
         refusal = self._refusal(signal.by)
         if refusal:
             action = "approve" if approve else "reject"
-            self._refused.append(
+            self._state.refused.append(
                 RefusedAction(by=signal.by, action=action, reason=refusal, at=workflow.now())
             )
             workflow.logger.warning("refused %s by %r: %s", action, signal.by, refusal)
             return
         decision = Decision(approve=approve, by=signal.by, comment=signal.comment)
-        self._decision = self._record(decision)
+        self._state.decision = self._record(decision)
 
     def _refusal(self, decider: str) -> str | None:
-        task = self._require_task()
+        s = self._state
         return decision_refusal(
-            policy=task.policy,
-            requester=task.requester,
+            policy=s.task.policy,
+            requester=s.task.requester,
             decider=decider,
-            status=self._status,
-            existing=self._decision,
+            status=s.status,
+            existing=s.decision,
         )
 
     @workflow.update
     def request_changes(self, request: ChangeRequest) -> None:
         """Ask the agent to revise its fix; the same approvers' rules apply."""
-        self._change_request = request
+        self._state.change_request = request
 
     @request_changes.validator
     def _validate_change_request(self, request: ChangeRequest) -> None:
+        s = self._state
         refusal = self._refusal(request.by) or (
             None if request.feedback.strip() else "the requested changes are empty"
         )
-        if refusal is None and self._change_request is not None:
-            refusal = f"changes were already requested by {self._change_request.by}"
-        if refusal is None and self._cancel is not None:
-            refusal = f"the task is being cancelled by {self._cancel.by}"
+        if refusal is None and s.change_request is not None:
+            refusal = f"changes were already requested by {s.change_request.by}"
+        if refusal is None and s.cancel is not None:
+            refusal = f"the task is being cancelled by {s.cancel.by}"
         if refusal:
             raise ApplicationError(refusal, type="DecisionRefused", non_retryable=True)
 
     @workflow.update
     def answer(self, answer: Answer) -> None:
         """A person's answer to the agent's question; queued if it arrives early."""
-        self._answers.append(answer)
+        self._state.answers.append(answer)
 
     @answer.validator
     def _validate_answer(self, answer: Answer) -> None:
-        if self._status.is_terminal:
-            raise ApplicationError(f"the task has ended ({self._status.value})", non_retryable=True)
+        status = self._state.status
+        if status.is_terminal:
+            raise ApplicationError(f"the task has ended ({status.value})", non_retryable=True)
         if not answer.text.strip():
             raise ApplicationError("the answer is empty", non_retryable=True)
 
     @workflow.update
     def request_cancel(self, request: CancelRequest) -> TaskStatus:
         """Cancel the task: the running step is interrupted and the sandbox removed."""
-        if self._cancel is None:
-            self._cancel = request
-        return self._status
+        s = self._state
+        if s.cancel is None:
+            s.cancel = request
+        return s.status
 
     @request_cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
-        if self._status.is_terminal or self._result is not None:
-            raise ApplicationError(f"the task has ended ({self._status.value})", non_retryable=True)
-        if self._status is TaskStatus.CREATING_PRS or (
-            self._decision is not None and self._decision.decision.approve
+        s = self._state
+        if s.status.is_terminal or self._result is not None:
+            raise ApplicationError(f"the task has ended ({s.status.value})", non_retryable=True)
+        if s.status is TaskStatus.CREATING_PRS or (
+            s.decision is not None and s.decision.decision.approve
         ):
             raise ApplicationError(
                 "too late to cancel: the fix is approved and its pull requests are being opened",
                 non_retryable=True,
             )
-        task = self._require_task()
-        approvers = task.policy.approvers
-        if approvers and request.by not in approvers and request.by != task.requester:
+        approvers = s.task.policy.approvers
+        if approvers and request.by not in approvers and request.by != s.task.requester:
             raise ApplicationError(
                 f"{request.by} may not cancel this task (only its requester or an approver)",
                 type="DecisionRefused",
@@ -538,32 +570,15 @@ class BugFixWorkflow:
     @workflow.signal
     def cancel(self, request: CancelRequest | None = None) -> None:
         """Signal form of cancel (`temporal workflow signal --name cancel`)."""
-        late = self._status.is_terminal or self._status is TaskStatus.CREATING_PRS
-        if self._cancel is None and not late:
-            self._cancel = request or CancelRequest(by="signal")
+        s = self._state
+        late = s.status.is_terminal or s.status is TaskStatus.CREATING_PRS
+        if s.cancel is None and not late:
+            s.cancel = request or CancelRequest(by="signal")
 
     @workflow.query
     def status(self) -> TaskView:
         """Where the task is now."""
-        task = self._require_task()
-        return TaskView(
-            task_id=task.task_id,
-            title=task.title,
-            status=self._status,
-            current_step=self._current_step(),
-            steps=list(self._steps),
-            last_progress=self._progress,
-            cost_usd=self._cost,
-            changes=self._changes,
-            summary=self._agent.summary if self._agent else None,
-            question=self._agent.question if self._agent else None,
-            pull_requests=self._pull_requests.pull_requests if self._pull_requests else [],
-            decision=self._decision,
-            refused=list(self._refused),
-            revision=self._revision,
-            change_request=self._change_request,
-            error=self._error,
-        )
+        return status_view(self._state)
 
     @workflow.query
     def get_status(self) -> TaskView:
@@ -577,54 +592,14 @@ class BugFixWorkflow:
 
     @workflow.query
     def get_claude_result(self) -> AgentResult | None:
-        """The latest agent run's result."""
-        return self._agent
-
-    def _build_result(self, task: TaskInput) -> TaskResult:
-        changes = self._changes.repositories if self._changes else []
-        return TaskResult(
-            task_id=task.task_id,
-            status=self._status,
-            summary=self._summary(),
-            pull_requests=self._pull_requests.pull_requests if self._pull_requests else [],
-            files_changed={c.repository.name: [f.path for f in c.files] for c in changes},
-            cost_usd=self._cost,
-            usage=self._usage,
-            num_turns=self._turns,
-            step_seconds=_step_seconds(self._steps),
-            decision=self._decision,
-            audit=self._audit(task),
-            error=self._error,
-        )
-
-    def _audit(self, task: TaskInput) -> AuditTrail:
-        record = self._decision
-        return AuditTrail(
-            requested_by=task.requester,
-            requested_at=task.created_at,
-            decided_by=record.decision.by if record else None,
-            decided_at=record.at if record else None,
-            approved=record.decision.approve if record else None,
-            approved_digest=record.approved_digest if record else None,
-            refused=list(self._refused),
-            pushed_branches=[p.branch for p in self._pull_requests.pull_requests]
-            if self._pull_requests
-            else [],
-        )
+        """The latest agent run's result (the seed's name; any agent runner's result)."""
+        return self._state.agent
 
 
 async def _finish_regardless(handle: Any) -> Any:
     """Wait for a step that must not be cut short; a cancel of the workflow waits for it."""
     await wait_through_cancel(handle.done)
     return await handle
-
-
-def _step_seconds(steps: list[StepTiming]) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for timing in steps:
-        if timing.seconds is not None:
-            totals[timing.step.value] = totals.get(timing.step.value, 0.0) + timing.seconds
-    return totals
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,0 +1,108 @@
+"""A long wait continues as a new workflow run and carries the whole task state across."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from orchestration.client.gateway import TaskGateway, workflow_id
+from orchestration.models import (
+    AgentMode,
+    AgentOutcome,
+    AgentProgress,
+    Answer,
+    Decision,
+    TaskInput,
+    TaskStatus,
+)
+from orchestration.workflows.bugfix import BugFixWorkflow
+from tests.workflow.stubs import Stubs, agent_result, make_task, stub_worker
+
+HISTORY_LIMIT = 80  # events; a real deployment uses the default of 10,000
+
+
+@pytest.fixture
+async def running(temporal_env: WorkflowEnvironment) -> AsyncIterator[tuple[Stubs, TaskGateway]]:
+    stubs = Stubs(
+        agent_results=[
+            agent_result(AgentOutcome.NEEDS_CLARIFICATION, question="Which currency?"),
+            agent_result(),
+        ]
+    )
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    worker: Worker = stub_worker(temporal_env.client, stubs, queue)
+    async with worker:
+        yield stubs, TaskGateway(temporal_env.client, queue)
+
+
+async def _until(gateway: TaskGateway, task: TaskInput, status: TaskStatus) -> None:
+    for _ in range(400):
+        view = await gateway.status(task.task_id)
+        if view.status is status and (status is not TaskStatus.RUNNING or view.question):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task never reached {status}")
+
+
+async def _lengthen_history(gateway: TaskGateway, task: TaskInput, signals: int) -> None:
+    """Progress signals add events to the history while the task waits."""
+    handle = gateway.client.get_workflow_handle(workflow_id(task.task_id))
+    for number in range(signals):
+        await handle.signal(BugFixWorkflow.report_progress, AgentProgress(text=f"tick {number}"))
+
+
+async def _run_statuses(gateway: TaskGateway, task: TaskInput) -> list[WorkflowExecutionStatus]:
+    """Every run's status, once the visibility store shows the last run closed."""
+    query = f"WorkflowId = '{workflow_id(task.task_id)}'"
+    statuses: list[WorkflowExecutionStatus] = []
+    for _ in range(100):
+        statuses = [
+            run.status
+            async for run in gateway.client.list_workflows(query)
+            if run.status is not None
+        ]
+        if WorkflowExecutionStatus.COMPLETED in statuses:
+            break
+        await asyncio.sleep(0.05)
+    return statuses
+
+
+async def test_a_task_past_the_history_limit_carries_on_in_a_new_run(
+    running: tuple[Stubs, TaskGateway],
+) -> None:
+    """Waiting for an answer and then for approval, the history passes the limit twice; each
+    time the task continues as a new run, and it ends as if nothing happened: the answer
+    reaches the same session, the approval opens one PR, the sandbox is provisioned and
+    removed once, and the cost of both agent runs is kept."""
+    stubs, gateway = running
+    task = make_task(continue_as_new_after_events=HISTORY_LIMIT)
+    await gateway.start(task)
+
+    await _until(gateway, task, TaskStatus.RUNNING)
+    await _lengthen_history(gateway, task, HISTORY_LIMIT // 2)
+    await gateway.answer(task.task_id, Answer(by="rita", text="Euros"))
+
+    await _until(gateway, task, TaskStatus.AWAITING_APPROVAL)
+    await _lengthen_history(gateway, task, HISTORY_LIMIT // 2)
+    view = await gateway.status(task.task_id)
+    assert view.status is TaskStatus.AWAITING_APPROVAL and view.revision == 1
+    await gateway.decide(task.task_id, Decision(approve=True, by="alice"))
+
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.COMPLETED
+    assert [pr.number for pr in result.pull_requests] == [1]
+    assert stubs.calls.count("provision") == 1 and stubs.destroyed == [task.task_id]
+    assert [r.mode for r in stubs.agent_requests] == [AgentMode.START, AgentMode.ANSWER]
+    assert stubs.agent_requests[1].message == "Euros"
+    assert len({r.session_id for r in stubs.agent_requests}) == 1
+    assert result.cost_usd == pytest.approx(0.5)
+    assert result.decision is not None and result.decision.decision.by == "alice"
+    statuses = await _run_statuses(gateway, task)
+    assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 2, statuses
+    assert statuses.count(WorkflowExecutionStatus.COMPLETED) == 1
