@@ -27,7 +27,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bot.cli.runtime import notifier_for
+from bot.cli.runtime import channels_for
 from bot.slack.app import socket_mode
 from orchestration.client.gateway import TaskGateway
 from orchestration.models import CancelRequest
@@ -122,7 +122,7 @@ async def first_messages(env: WorkflowEnvironment, count: int, data_dir: Path) -
         gateway = TaskGateway(env.client, queue)
         async with sandbox_services(settings) as proxy:
             worker = build_worker(
-                env.client, settings, DockerSandbox(), notifier_for(settings), services=proxy
+                env.client, settings, DockerSandbox(), channels_for(settings), services=proxy
             )
             await run_firsts(fake, worker, settings, gateway, count, times)
     return times

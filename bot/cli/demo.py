@@ -10,14 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from bot.cli.demo_repo import BUG_DESCRIPTION, BUG_TITLE, create_demo_repository, scripted_fix
-from bot.cli.render import console, follow, print_result
-from bot.cli.runtime import notifier_for
+from bot.cli.live import follow, inert
+from bot.cli.render import console, print_result
+from bot.cli.runtime import channels_for
 from bot.cli.serve import build_image
 from orchestration.client.gateway import TaskGateway
 from orchestration.client.task_factory import make_task
-from orchestration.models import Decision, RepositorySpec, TaskStatus, TaskView
+from orchestration.models import Decision, RepositorySpec, TaskStatus
+from orchestration.models.events import CardReady
 from orchestration.runtime.backend import docker_backend, running_backend
 from orchestration.runtime.settings import Settings
 from orchestration.testing.scripted_model import ScriptedModelServer
@@ -37,7 +40,7 @@ async def run_demo(settings: Settings, *, assume_yes: bool) -> int:
         demo_settings = _demo_settings(settings, demo_dir, base_url, network, api_key)
         backend = await asyncio.to_thread(docker_backend)
         async with running_backend(
-            demo_settings, backend, notifier_for(demo_settings), fixed_ports=False
+            demo_settings, backend, channels_for(demo_settings), fixed_ports=False
         ) as runtime:
             console.print(f"Temporal Web UI: {runtime.ui_url}")
             task = make_task(
@@ -98,9 +101,9 @@ def _demo_settings(
 
 
 def _approver(gateway: TaskGateway, task_id: str, assume_yes: bool):  # type: ignore[no-untyped-def]
-    async def decide(view: TaskView) -> None:
-        if view.summary:
-            console.print(f"agent's summary: {view.summary}", markup=False)
+    async def decide(card: CardReady) -> None:
+        if card.summary:
+            console.print(Text("agent's summary: ") + inert(card.summary))
         approve = assume_yes or await asyncio.to_thread(
             typer.confirm, "Approve this fix?", default=True
         )

@@ -10,7 +10,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from bot.cli.render import console, err_console, follow, print_result, print_view
+from bot.cli.live import follow
+from bot.cli.render import console, err_console, print_result, print_view
 from orchestration.client.connection import TemporalUnavailable, connect
 from orchestration.client.gateway import ActionRefused, NoWorker, TaskGateway, UnknownTask
 from orchestration.client.task_factory import make_task, repository_rules

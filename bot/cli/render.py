@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-
 from rich.console import Console
 
-from orchestration.client.gateway import TaskGateway
 from orchestration.models import TaskResult, TaskStatus, TaskView
 
 console = Console(highlight=False)
@@ -84,31 +80,3 @@ def print_result(result: TaskResult) -> None:
     console.print(f"  steps: {steps}")
     if result.error:
         console.print(f"  [red]{result.error}[/red]")
-
-
-OnApproval = Callable[[TaskView], Awaitable[None]]
-
-
-async def follow(
-    gateway: TaskGateway, task_id: str, on_approval: OnApproval | None = None
-) -> TaskResult:
-    """Print progress as the task moves, call on_approval once at the gate, return the result."""
-    seen_status: TaskStatus | None = None
-    seen_progress: str | None = None
-    asked = False
-    result_task = asyncio.ensure_future(gateway.result(task_id))
-    while not result_task.done():
-        view = await gateway.status(task_id)
-        if view.status != seen_status:
-            seen_status = view.status
-            console.print(f"[dim]›[/dim] {status_text(view.status)}")
-        if view.last_progress and view.last_progress != seen_progress:
-            seen_progress = view.last_progress
-            console.print(f"  {view.last_progress}", style="dim", markup=False)
-        if view.status is TaskStatus.AWAITING_APPROVAL and not asked:
-            asked = True
-            print_changes(view)
-            if on_approval is not None:
-                await on_approval(view)
-        await asyncio.wait({result_task}, timeout=0.5)
-    return result_task.result()

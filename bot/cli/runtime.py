@@ -5,26 +5,28 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from orchestration.activities.notify_activities import Notifier
+from orchestration.channels.port import TaskChannel
 from orchestration.client.gateway import TaskGateway
 from orchestration.client.links import run_url_for
 from orchestration.runtime.logs import Redactor
 from orchestration.runtime.settings import Settings
 
 
-def notifier_for(settings: Settings) -> Notifier | None:
-    """The Slack notifier when a bot token is set; otherwise notices only reach the log."""
+def channels_for(settings: Settings) -> list[TaskChannel]:
+    """The channels this process's worker renders task events in, besides the log: the Slack
+    channel when a bot token is set."""
     if settings.slack_bot_token is None:
-        return None
+        return []
     from bot.slack.app import slack_client
-    from bot.slack.notifier import SlackNotifier
+    from bot.slack.notifier import SlackChannel
 
-    return SlackNotifier(
+    slack = SlackChannel(
         slack_client(settings),
         run_url_for(settings),
         edit_interval_seconds=settings.slack.status_edit_interval_seconds,
         redact=Redactor(settings.secret_values()).text,
     )
+    return [slack]
 
 
 @contextlib.asynccontextmanager

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from bot.cli.render import console
-from bot.cli.runtime import notifier_for, slack_bot_if_configured
+from bot.cli.runtime import channels_for, slack_bot_if_configured
 from orchestration.client.connection import connect
 from orchestration.client.gateway import TaskGateway
 from orchestration.runtime.backend import docker_backend, running_backend, running_worker
@@ -20,7 +20,7 @@ DOCKERFILE = REPO_ROOT / "Dockerfile.sandbox"
 async def serve_worker(settings: Settings) -> None:
     """Poll the task queue until interrupted; reap orphaned sandboxes meanwhile."""
     backend = await asyncio.to_thread(docker_backend)
-    async with running_worker(settings, backend, notifier_for(settings)):
+    async with running_worker(settings, backend, channels_for(settings)):
         console.print(f"worker polling task queue {settings.temporal_task_queue!r}")
         await until_stopped()
     console.print("worker stopped")
@@ -30,7 +30,7 @@ async def serve_dev(settings: Settings) -> None:
     """Embedded Temporal plus a worker (and the Slack bot when configured), until interrupted."""
     backend = await asyncio.to_thread(docker_backend)
     async with (
-        running_backend(settings, backend, notifier_for(settings)) as runtime,
+        running_backend(settings, backend, channels_for(settings)) as runtime,
         slack_bot_if_configured(runtime.settings, runtime.gateway) as with_slack,
     ):
         if with_slack:

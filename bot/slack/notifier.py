@@ -1,37 +1,36 @@
-"""The Slack side of the notification port: a task's root message, thread and approval card.
+"""The Slack channel: a task's root message, thread and approval card, rendered from task events.
 
-Runs in the worker as the `notify` activity. Slack's rate limits are honoured by the client's
-retry handler (it waits out `Retry-After`); errors that retrying cannot fix (the channel is
-gone, the bot was removed) are logged and answered with an empty receipt, so the task goes on.
-Anything else is raised and retried by Temporal with backoff.
+Runs in the worker under the `notify` activity, for tasks started in Slack. Slack's rate limits
+are honoured by the client's retry handler (it waits out `Retry-After`); errors that retrying
+cannot fix (the channel is gone, the bot was removed) are raised as `DeliveryRefused`, which the
+fan-out logs, so the task goes on. Anything else is raised and retried by Temporal with backoff.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio import activity
 
 from bot.slack.blocks.approval_card import approval_card, decided_card
-from bot.slack.blocks.milestones import milestone_message
+from bot.slack.blocks.milestones import is_milestone, milestone_message
 from bot.slack.blocks.task_message import task_root_message
-from orchestration.models import (
-    Decision,
-    DecisionRecord,
-    Notice,
-    NoticeKind,
-    NoticeReceipt,
-    SlackThread,
+from orchestration.channels.port import DeliveryRefused
+from orchestration.models import Decision, DecisionRecord
+from orchestration.models.events import (
+    Decided,
+    DeliveryReceipt,
+    EventDelivery,
+    OriginKind,
+    TaskOrigin,
+    Thread,
 )
-from orchestration.policy.validation import cleaned_task
-
-log = structlog.get_logger(__name__)
+from orchestration.policy.sanitize import clean_text
+from orchestration.policy.validation import MAX_DESCRIPTION, MAX_TITLE
 
 TASK_METADATA_EVENT = "fixbot_task"
 PERMANENT_ERRORS = frozenset(
@@ -51,24 +50,14 @@ PERMANENT_ERRORS = frozenset(
         "restricted_action",
     }
 )
-_THREAD_KINDS = {
-    NoticeKind.SANDBOX_READY,
-    NoticeKind.AGENT_WORKING,
-    NoticeKind.QUESTION,
-    NoticeKind.PR_OPENED,
-    NoticeKind.NO_CHANGE,
-    NoticeKind.FAILED,
-    NoticeKind.REJECTED,
-    NoticeKind.CANCELLED,
-    NoticeKind.EXPIRED,
-    NoticeKind.COMPLETED,
-}
 
 RunUrl = Callable[[str, str], str | None]
 
 
-class SlackNotifier:
-    """Posts and edits a task's messages with the bot token."""
+class SlackChannel:
+    """Posts and edits a Slack task's messages with the bot token."""
+
+    name = "slack"
 
     def __init__(
         self,
@@ -84,95 +73,83 @@ class SlackNotifier:
         self._edit_interval = edit_interval_seconds
         self._last_edit: dict[str, float] = {}
 
-    async def notify(self, notice: Notice) -> NoticeReceipt:
-        """Deliver one notice; a permanent Slack error is logged, not raised."""
-        notice = notice.model_copy(
-            update={
-                "run_url": notice.run_url or self._current_run_url(),
-                "task": cleaned_task(notice.task),
-            }
+    def serves(self, origin: TaskOrigin) -> bool:
+        return origin.kind is OriginKind.SLACK and origin.channel is not None
+
+    async def deliver(self, delivery: EventDelivery) -> DeliveryReceipt:
+        """Render one event; a permanent Slack error is raised as DeliveryRefused."""
+        delivery = cleaned(delivery).model_copy(
+            update={"run_url": delivery.run_url or self._current_run_url()}
         )
         try:
-            return await self._deliver(notice)
+            return await self._deliver(delivery)
         except SlackApiError as exc:
             error = str(exc.response.get("error", ""))
             if error in PERMANENT_ERRORS:
-                log.warning(
-                    "slack notice dropped",
-                    kind=notice.kind.value,
-                    error=error,
-                    task_id=notice.task.task_id,
-                )
-                return NoticeReceipt()
+                raise DeliveryRefused(f"slack: {error}") from exc
             raise
 
-    async def _deliver(self, notice: Notice) -> NoticeReceipt:
-        if notice.kind is NoticeKind.STARTED:
-            return await self._post_root(notice)
-        thread = notice.thread
+    async def _deliver(self, delivery: EventDelivery) -> DeliveryReceipt:
+        event = delivery.event
+        if event.kind == "started":
+            return await self._post_root(delivery)
+        thread = delivery.thread
         if thread is None:
-            return NoticeReceipt()
-        if notice.kind is NoticeKind.CHANGES_READY:
-            receipt = await self._post_card(notice, thread)
-        elif notice.kind is NoticeKind.DECIDED:
-            receipt = await self._close_card(notice, thread)
-        elif notice.kind in _THREAD_KINDS:
-            receipt = await self._post_in_thread(thread, milestone_message(notice.kind, notice))
+            return DeliveryReceipt()
+        if event.kind == "card_ready":
+            receipt = await self._post_in_thread(thread, approval_card(delivery))
+        elif isinstance(event, Decided):
+            receipt = await self._close_card(delivery, event, thread)
+        elif is_milestone(delivery):
+            receipt = await self._post_in_thread(thread, milestone_message(delivery))
         else:
-            receipt = NoticeReceipt(channel_id=thread.channel_id)
-        await self._refresh_root(notice, thread)
+            receipt = DeliveryReceipt(channel=thread.channel)
+        await self._refresh_root(delivery, thread)
         return receipt
 
-    async def _post_root(self, notice: Notice) -> NoticeReceipt:
-        origin = notice.task.slack
-        if origin is None:
-            return NoticeReceipt()
-        message = task_root_message(notice.task, notice.view, notice.run_url)
+    async def _post_root(self, delivery: EventDelivery) -> DeliveryReceipt:
+        channel = delivery.headline.origin.channel
+        if channel is None:
+            return DeliveryReceipt()
         answer = await self._client.chat_postMessage(
-            channel=origin.channel_id,
-            **redacted(message, self._redact),
+            channel=channel,
+            **redacted(task_root_message(delivery), self._redact),
             metadata={
                 "event_type": TASK_METADATA_EVENT,
-                "event_payload": {"task_id": notice.task.task_id},
+                "event_payload": {"task_id": delivery.headline.task_id},
             },
         )
-        return NoticeReceipt(channel_id=str(answer["channel"]), ts=str(answer["ts"]))
+        return DeliveryReceipt(channel=str(answer["channel"]), message=str(answer["ts"]))
 
-    async def _post_card(self, notice: Notice, thread: SlackThread) -> NoticeReceipt:
-        card = approval_card(notice, max(notice.view.revision, 1))
-        return await self._post_in_thread(thread, card)
-
-    async def _close_card(self, notice: Notice, thread: SlackThread) -> NoticeReceipt:
-        record, changes_requested = decision_of(notice)
-        if thread.card_ts is None or record is None:
-            return NoticeReceipt(channel_id=thread.channel_id)
-        message = decided_card(
-            notice,
-            record,
-            changes_requested=changes_requested,
-            round=max(notice.view.revision, 1),
-        )
+    async def _close_card(
+        self, delivery: EventDelivery, event: Decided, thread: Thread
+    ) -> DeliveryReceipt:
+        record, changes_requested = decision_of(event)
+        if thread.card is None or record is None or delivery.card is None:
+            return DeliveryReceipt(channel=thread.channel)
+        message = decided_card(delivery, record, changes_requested=changes_requested)
         await self._client.chat_update(
-            channel=thread.channel_id, ts=thread.card_ts, **redacted(message, self._redact)
+            channel=thread.channel, ts=thread.card, **redacted(message, self._redact)
         )
-        return NoticeReceipt(channel_id=thread.channel_id, ts=thread.card_ts)
+        return DeliveryReceipt(channel=thread.channel, message=thread.card)
 
-    async def _post_in_thread(self, thread: SlackThread, message: dict[str, Any]) -> NoticeReceipt:
+    async def _post_in_thread(self, thread: Thread, message: dict[str, Any]) -> DeliveryReceipt:
         answer = await self._client.chat_postMessage(
-            channel=thread.channel_id, thread_ts=thread.root_ts, **redacted(message, self._redact)
+            channel=thread.channel, thread_ts=thread.root, **redacted(message, self._redact)
         )
-        return NoticeReceipt(channel_id=thread.channel_id, ts=str(answer["ts"]))
+        return DeliveryReceipt(channel=thread.channel, message=str(answer["ts"]))
 
-    async def _refresh_root(self, notice: Notice, thread: SlackThread) -> None:
+    async def _refresh_root(self, delivery: EventDelivery, thread: Thread) -> None:
         """Edit the root message's status line; progress at most every few seconds."""
         now = time.monotonic()
-        last = self._last_edit.get(thread.root_ts, 0.0)
-        if notice.kind is NoticeKind.PROGRESS and now - last < self._edit_interval:
+        last = self._last_edit.get(thread.root, 0.0)
+        if delivery.event.kind == "progress" and now - last < self._edit_interval:
             return
-        self._last_edit[thread.root_ts] = now
-        message = task_root_message(notice.task, notice.view, notice.run_url)
+        self._last_edit[thread.root] = now
         await self._client.chat_update(
-            channel=thread.channel_id, ts=thread.root_ts, **redacted(message, self._redact)
+            channel=thread.channel,
+            ts=thread.root,
+            **redacted(task_root_message(delivery), self._redact),
         )
 
     def _current_run_url(self) -> str | None:
@@ -182,16 +159,25 @@ class SlackNotifier:
         return self._run_url(info.workflow_id or "", info.workflow_run_id or "")
 
 
-def decision_of(notice: Notice) -> tuple[DecisionRecord | None, bool]:
-    """The decision a DECIDED notice shows, and whether it was a request for changes."""
-    view = notice.view
-    if view.decision is not None:
-        return view.decision, False
-    if view.change_request is None:
+def cleaned(delivery: EventDelivery) -> EventDelivery:
+    """The delivery with the task's title and description cleaned of hidden content."""
+    headline = delivery.headline
+    update = {
+        "title": clean_text(headline.title, limit=MAX_TITLE).text,
+        "description": clean_text(headline.description, limit=MAX_DESCRIPTION).text,
+    }
+    return delivery.model_copy(update={"headline": headline.model_copy(update=update)})
+
+
+def decision_of(event: Decided) -> tuple[DecisionRecord | None, bool]:
+    """The decision a `decided` event shows, and whether it was a request for changes."""
+    if event.record is not None:
+        return event.record, False
+    if event.change_request is None:
         return None, False
-    request = view.change_request
+    request = event.change_request
     asked = Decision(approve=False, by=request.by, comment=request.feedback)
-    return DecisionRecord(decision=asked, at=datetime.now(UTC)), True
+    return DecisionRecord(decision=asked, at=event.at), True
 
 
 def redacted(value: Any, redact: Callable[[str], str]) -> Any:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from bot.slack.access import SlackAccess
 from orchestration.client.gateway import TaskGateway
 from orchestration.client.task_factory import make_task
-from orchestration.models import ApprovalPolicy, RepositorySpec, SlackOrigin, TaskInput
+from orchestration.models import ApprovalPolicy, RepositorySpec, TaskInput
+from orchestration.models.origin import OriginKind, TaskOrigin
 from orchestration.policy.validation import RepositoryRules, validate_task
 from orchestration.runtime.settings import Settings
 
@@ -56,7 +57,9 @@ class SlackTaskStarter:
             require_approval=request.require_approval,
             budget_usd=request.budget_usd,
             task_id=task_id_for_trigger(request.trigger),
-            slack=SlackOrigin(channel_id=request.channel_id, team_id=request.team_id),
+            origin=TaskOrigin(
+                kind=OriginKind.SLACK, channel=request.channel_id, workspace=request.team_id
+            ),
         )
         policy = ApprovalPolicy(
             approvers=await self._access.approvers(),

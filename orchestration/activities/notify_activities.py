@@ -1,41 +1,27 @@
-"""The notification port: how the workflow tells people what happens, wherever they are.
+"""The notify activity: the workflow's task events, delivered through the channel fan-out.
 
-The orchestration defines it; the Slack bot implements it (bot/slack/notifier.py); the worker
-wires one in. A notifier must never hold a task up: transient errors are raised (Temporal
-retries them with backoff), permanent ones are logged and answered with an empty receipt.
+The orchestration defines the channel port (orchestration/channels/port.py); the Slack bot
+implements one (bot/slack/notifier.py); the worker wires the list. A channel must never hold a
+task up: transient errors are raised (Temporal retries them with backoff), permanent ones are
+logged by the fan-out and answered with an empty receipt.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from temporalio import activity
 
 from orchestration.activities import names as names
-from orchestration.models import Notice, NoticeReceipt
-
-
-class Notifier(Protocol):
-    """Delivers one notice; returns where it landed."""
-
-    async def notify(self, notice: Notice) -> NoticeReceipt: ...
-
-
-class NullNotifier:
-    """For workers without a chat integration: notices go to the log only."""
-
-    async def notify(self, notice: Notice) -> NoticeReceipt:
-        activity.logger.info("notice %s for task %s", notice.kind.value, notice.task.task_id)
-        return NoticeReceipt()
+from orchestration.channels.fan_out import ChannelFanOut
+from orchestration.models.events import DeliveryReceipt, EventDelivery
 
 
 class NotifyActivities:
-    """The notify activity, backed by whichever notifier the worker was given."""
+    """The notify activity, backed by the fan-out over the worker's channels."""
 
-    def __init__(self, notifier: Notifier) -> None:
-        self._notifier = notifier
+    def __init__(self, fan_out: ChannelFanOut) -> None:
+        self._fan_out = fan_out
 
     @activity.defn(name=names.NOTIFY)
-    async def notify(self, notice: Notice) -> NoticeReceipt:
-        """Deliver a notice (Slack thread, ...)."""
-        return await self._notifier.notify(notice)
+    async def notify(self, delivery: EventDelivery) -> DeliveryReceipt:
+        """Deliver one task event to every channel serving the task's origin."""
+        return await self._fan_out.deliver(delivery)

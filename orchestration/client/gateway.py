@@ -28,9 +28,11 @@ from orchestration.models import (
     TaskStatus,
     TaskView,
 )
+from orchestration.models.events import TaskEvent
 from orchestration.workflows.bugfix import BugFixWorkflow
 
 WORKFLOW_ID_PREFIX = "fixbot-"
+EVENTS_QUERY = "events"  # BugFixWorkflow.events(after): the announcer's kept events
 QUERY_TIMEOUT = timedelta(seconds=10)
 
 
@@ -103,6 +105,22 @@ class TaskGateway:
                 f"task {task_id} is running but no worker answered ({exc.message}); "
                 f"start one for task queue {self._task_queue!r}: `fixbot worker` or `fixbot dev`"
             ) from None
+
+    async def events(self, task_id: str, after: int = 0) -> list[TaskEvent]:
+        """The task's events with a sequence number above `after`, oldest first (the workflow
+        keeps the latest few hundred). Raises WorkflowQueryFailedError when the worker's
+        workflow code has no `events` query yet."""
+        handle = await self._existing(task_id)
+        try:
+            events: list[TaskEvent] = await handle.query(
+                EVENTS_QUERY, after, result_type=list[TaskEvent], rpc_timeout=self._query_timeout
+            )
+        except RPCError as exc:
+            raise NoWorker(
+                f"task {task_id}: no worker answered ({exc.message}); "
+                f"start one for task queue {self._task_queue!r}: `fixbot worker` or `fixbot dev`"
+            ) from None
+        return events
 
     async def result(self, task_id: str) -> TaskResult:
         """Wait for the task to end and return its result."""

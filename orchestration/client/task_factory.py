@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from orchestration.models import ApprovalPolicy, RepositorySpec, SlackOrigin, TaskInput
+from orchestration.models import ApprovalPolicy, RepositorySpec, TaskInput
+from orchestration.models.origin import TaskOrigin
 from orchestration.policy.validation import RepositoryRules
 from orchestration.runtime.settings import Settings
 
@@ -29,7 +30,7 @@ def make_task(
     budget_usd: float | None = None,
     model: str | None = None,
     task_id: str | None = None,
-    slack: SlackOrigin | None = None,
+    origin: TaskOrigin | None = None,
 ) -> TaskInput:
     """A task with settings' defaults for everything the person did not choose."""
     now = datetime.now(UTC).replace(microsecond=0)
@@ -40,7 +41,7 @@ def make_task(
         repositories=repositories,
         ticket_url=ticket_url,
         requester=requester,
-        slack=slack,
+        origin=origin or TaskOrigin(),  # the CLI unless said otherwise
         require_approval=require_approval,
         auto_merge=auto_merge,
         draft=settings.git.draft_pull_requests,

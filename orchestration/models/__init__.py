@@ -11,7 +11,9 @@ import hashlib
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from orchestration.models.origin import OriginKind, TaskOrigin, Thread
 
 
 class TaskStatus(StrEnum):
@@ -66,14 +68,6 @@ class RepositorySpec(BaseModel):
     name: str
 
 
-class SlackOrigin(BaseModel):
-    """Where a task started in Slack, so progress goes back to the same thread."""
-
-    channel_id: str
-    thread_ts: str | None = None
-    team_id: str | None = None
-
-
 class ApprovalPolicy(BaseModel):
     """Who may decide on this task's fix; copied from settings when the task starts."""
 
@@ -90,7 +84,7 @@ class TaskInput(BaseModel):
     repositories: list[RepositorySpec]
     ticket_url: str | None = None
     requester: str
-    slack: SlackOrigin | None = None
+    origin: TaskOrigin = Field(default_factory=TaskOrigin)  # where it started: cli, slack, web
     require_approval: bool = True
     auto_merge: bool = False
     draft: bool = False
@@ -100,9 +94,28 @@ class TaskInput(BaseModel):
     agent_timeout_seconds: int = 30 * 60
     # how soon a crashed worker is noticed and its step retried elsewhere
     heartbeat_timeout_seconds: int = 30
+    # a long wait continues as a new workflow run once the history has this many events
+    continue_as_new_after_events: int = 10_000
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     allow_egress: bool = False  # reach the deployment's egress allowlist (package registries)
     created_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _origin_from_slack(cls, data: object) -> object:
+        """Histories of earlier versions carry `"slack": {channel_id, thread_ts, team_id}`."""
+        if not isinstance(data, dict) or "slack" not in data:
+            return data
+        data = dict(data)
+        slack = data.pop("slack")
+        if isinstance(slack, dict) and "origin" not in data:
+            data["origin"] = TaskOrigin(
+                kind=OriginKind.SLACK,
+                channel=slack.get("channel_id"),
+                thread=slack.get("thread_ts"),
+                workspace=slack.get("team_id"),
+            )
+        return data
 
 
 class SandboxRef(BaseModel):
@@ -381,7 +394,7 @@ class Answer(BaseModel):
 
 
 class NoticeKind(StrEnum):
-    """What happened, for the people following a task (the Slack thread)."""
+    """The workflow's words for what happened; the announcer turns them into task events."""
 
     STARTED = "started"  # posts the root message; its receipt gives the thread
     PROGRESS = "progress"  # edits the root message's status line (throttled)
@@ -399,30 +412,7 @@ class NoticeKind(StrEnum):
     COMPLETED = "completed"
 
 
-class SlackThread(BaseModel):
-    """Where a task's messages live: the channel, the root message, the current card."""
-
-    channel_id: str
-    root_ts: str
-    card_ts: str | None = None
-
-
-class Notice(BaseModel):
-    """One notification: what happened, the task, and a snapshot of its state."""
-
-    kind: NoticeKind
-    task: TaskInput
-    view: TaskView
-    text: str = ""
-    thread: SlackThread | None = None
-    run_url: str | None = None
-
-
-class NoticeReceipt(BaseModel):
-    """Where the notice landed (empty when it could not be delivered)."""
-
-    channel_id: str | None = None
-    ts: str | None = None
+SlackThread = Thread  # the earlier name of the task thread's location
 
 
 class ChangeRequest(BaseModel):

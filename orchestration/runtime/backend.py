@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from orchestration.activities.notify_activities import Notifier
+from orchestration.channels.port import TaskChannel
 from orchestration.client.connection import connect
 from orchestration.client.gateway import TaskGateway
 from orchestration.runtime.embedded_temporal import DevServer
@@ -62,7 +62,7 @@ async def embedded_temporal(
 async def running_backend(
     settings: Settings,
     backend: Sandbox,
-    notifier: Notifier | None = None,
+    channels: Sequence[TaskChannel] = (),
     *,
     fixed_ports: bool = True,
 ) -> AsyncIterator[Runtime]:
@@ -73,20 +73,20 @@ async def running_backend(
         client = await connect(settings, address)
         gateway = TaskGateway(client, settings.temporal_task_queue)
         async with sandbox_services(settings) as services:
-            worker = build_worker(client, settings, backend, notifier, services=services)
+            worker = build_worker(client, settings, backend, channels, services=services)
             async with worker, reaping(backend, gateway, settings):
                 yield Runtime(client=client, gateway=gateway, ui_url=ui_url, settings=settings)
 
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    settings: Settings, backend: Sandbox, notifier: Notifier | None = None
+    settings: Settings, backend: Sandbox, channels: Sequence[TaskChannel] = ()
 ) -> AsyncIterator[TaskGateway]:
     """A worker (and its reaper) for the configured Temporal, for as long as the block runs."""
     client = await connect(settings)
     gateway = TaskGateway(client, settings.temporal_task_queue)
     async with sandbox_services(settings) as services:
-        worker = build_worker(client, settings, backend, notifier, services=services)
+        worker = build_worker(client, settings, backend, channels, services=services)
         async with worker, reaping(backend, gateway, settings):
             yield gateway
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -10,11 +10,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from orchestration.activities.agent_activities import AgentActivities
-from orchestration.activities.notify_activities import Notifier, NotifyActivities, NullNotifier
+from orchestration.activities.notify_activities import NotifyActivities
 from orchestration.activities.publish_activities import PublishActivities
 from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
 from orchestration.activities.validation_activities import ValidationActivities
 from orchestration.activities.workspace_activities import WorkspaceActivities
+from orchestration.channels.fan_out import ChannelFanOut
+from orchestration.channels.log_channel import LogChannel
+from orchestration.channels.port import TaskChannel
 from orchestration.client.links import run_url_for
 from orchestration.client.task_factory import repository_rules
 from orchestration.runtime.forges import forge_router, git_env_for
@@ -30,7 +33,7 @@ def build_worker(
     client: Client,
     settings: Settings,
     backend: Sandbox,
-    notifier: Notifier | None = None,
+    channels: Sequence[TaskChannel] = (),
     *,
     services: SandboxServices,
 ) -> Worker:
@@ -59,7 +62,7 @@ def build_worker(
             allow_protected=settings.git.allow_protected_paths,
             redact=Redactor(settings.secret_values()).text,
         ).publish,
-        NotifyActivities(notifier or NullNotifier()).notify,
+        NotifyActivities(ChannelFanOut([LogChannel(), *channels])).notify,
     ]
     return Worker(
         client,

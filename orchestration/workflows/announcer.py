@@ -1,9 +1,14 @@
-"""The workflow's side of notifications: which notice goes out when, without holding it up.
+"""The workflow's side of task events: which event goes out when, without holding the task up.
 
-Runs inside the workflow (deterministic: only workflow APIs). Most notices are sent without
-waiting (a slow or failing chat service never blocks a task); the root message and the
+Runs inside the workflow (deterministic: only workflow APIs). Every call records a typed task
+event in a bounded in-memory log (the `events` query reads it) and hands it to the `notify`
+activity, which fans it out to the channels serving the task's origin. Most events are sent
+without waiting (a slow or failing chat service never blocks a task); the root message and the
 approval card are awaited, briefly, because their message ids are needed later. Everything
 still in flight is awaited once at the end, so the final word reaches the thread.
+
+Replay: Slack tasks schedule exactly the activities they always did. Tasks from other origins
+sent nothing before; they send events behind the `events-for-every-origin` patch.
 """
 
 from __future__ import annotations
@@ -19,14 +24,19 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from orchestration.activities import names as names
-    from orchestration.models import (
-        Notice,
-        NoticeKind,
-        NoticeReceipt,
-        SlackThread,
-        TaskInput,
-        TaskView,
+    from orchestration.models import NoticeKind, TaskInput, TaskView
+    from orchestration.models.events import (
+        PROGRESS_CHARS,
+        CardReady,
+        DeliveryReceipt,
+        EventDelivery,
+        OriginKind,
+        ProgressReported,
+        TaskEvent,
+        Thread,
+        bounded,
     )
+    from orchestration.workflows.task_events import event_for, headline_of
     from orchestration.workflows.waits import wait_through_cancel
 
 NOTICE_DEADLINE = timedelta(seconds=60)
@@ -34,44 +44,57 @@ NOTICE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=5
 )
 PROGRESS_EVERY = timedelta(seconds=5)
+EVENTS_KEPT = 300  # the log's bound; progress events are dropped first
+EVENTS_FOR_EVERY_ORIGIN = "events-for-every-origin"
 
 
 class Announcer:
-    """Sends a task's notices; a no-op for tasks that did not come from chat."""
+    """Emits a task's events and keeps the latest of them for the `events` query."""
 
     def __init__(self, task: TaskInput, view: Callable[[], TaskView]) -> None:
         self._task = task
         self._view = view
-        self.thread: SlackThread | None = None
+        self._headline = headline_of(task)
+        self.thread: Thread | None = None
         self._pending: list[Any] = []
         self._last_progress: datetime | None = None
+        self._events: list[TaskEvent] = []
+        self._seq = 0
+        self._card: CardReady | None = None
+        # a Slack task always sent notices; asking for the patch there would add a marker
+        self._enabled = task.origin.kind is OriginKind.SLACK or workflow.patched(
+            EVENTS_FOR_EVERY_ORIGIN
+        )
 
     @property
     def enabled(self) -> bool:
-        return self._task.slack is not None
+        """Whether events are sent to channels (always recorded for the query)."""
+        return self._enabled
 
     async def started(self) -> None:
         """Post the root message; its id becomes the task's thread."""
-        receipt = await self._deliver(NoticeKind.STARTED)
-        if self.enabled and receipt is not None and receipt.ts and receipt.channel_id:
-            self.thread = SlackThread(channel_id=receipt.channel_id, root_ts=receipt.ts)
+        receipt = await self._deliver(self._record(NoticeKind.STARTED, ""))
+        if receipt is not None and receipt.message and receipt.channel:
+            self.thread = Thread(channel=receipt.channel, root=receipt.message)
 
     async def card(self) -> None:
         """Post the approval card and remember it, so the decision can be shown on it."""
-        receipt = await self._deliver(NoticeKind.CHANGES_READY)
-        if self.thread is not None and receipt is not None and receipt.ts:
-            self.thread = self.thread.model_copy(update={"card_ts": receipt.ts})
+        event = self._record(NoticeKind.CHANGES_READY, "")
+        receipt = await self._deliver(event)
+        if self.thread is not None and receipt is not None and receipt.message:
+            self.thread = self.thread.model_copy(update={"card": receipt.message})
 
     def post(self, kind: NoticeKind, text: str = "") -> None:
-        """Send a notice without waiting for it."""
+        """Send an event without waiting for it."""
+        event = self._record(kind, text)
         if not self.enabled:
             return
         self._pending = [h for h in self._pending if not h.done()]
         self._pending.append(
             workflow.start_activity(
                 names.NOTIFY,
-                self._notice(kind, text),
-                result_type=NoticeReceipt,
+                self._delivery(event),
+                result_type=DeliveryReceipt,
                 schedule_to_close_timeout=NOTICE_DEADLINE,
                 retry_policy=NOTICE_RETRY,
             )
@@ -86,44 +109,60 @@ class Announcer:
         self.post(NoticeKind.PROGRESS, text)
 
     async def finish(self, kind: NoticeKind, text: str = "") -> None:
-        """The final notice, then wait for every notice still in flight (a cancel of the
+        """The final event, then wait for every event still in flight (a cancel of the
         workflow arriving now does not cut the final word short)."""
         self.post(kind, text)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Wait for every event still in flight (before the run ends or continues as new)."""
         pending, self._pending = self._pending, []
         await wait_through_cancel(lambda: all(h.done() for h in pending))
         await asyncio.gather(*pending, return_exceptions=True)  # failures were logged
 
-    async def _deliver(self, kind: NoticeKind) -> NoticeReceipt | None:
+    def events_after(self, seq: int) -> list[TaskEvent]:
+        """The kept events with a sequence number above `seq`, oldest first."""
+        return [e for e in self._events if e.seq > seq]
+
+    def _record(self, kind: NoticeKind, text: str) -> TaskEvent:
+        self._seq += 1
+        event = event_for(
+            kind, text, self._view(), headline=self._headline, seq=self._seq, at=workflow.now()
+        )
+        if isinstance(event, CardReady):
+            self._card = event
+        self._events.append(event)
+        if len(self._events) > EVENTS_KEPT:
+            self._events.remove(_oldest_to_drop(self._events))
+        return event
+
+    async def _deliver(self, event: TaskEvent) -> DeliveryReceipt | None:
         if not self.enabled:
             return None
         try:
-            receipt: NoticeReceipt = await workflow.execute_activity(
+            receipt: DeliveryReceipt = await workflow.execute_activity(
                 names.NOTIFY,
-                self._notice(kind, ""),
-                result_type=NoticeReceipt,
+                self._delivery(event),
+                result_type=DeliveryReceipt,
                 schedule_to_close_timeout=NOTICE_DEADLINE,
                 retry_policy=NOTICE_RETRY,
             )
         except ActivityError as exc:
-            workflow.logger.warning("notice %s not delivered: %s", kind.value, exc)
+            workflow.logger.warning("event %s not delivered: %s", event.kind, exc)
             return None
         return receipt
 
-    def _notice(self, kind: NoticeKind, text: str) -> Notice:
-        return Notice(
-            kind=kind,
-            task=self._task,
-            view=_without_patches(self._view()),
-            text=text,
+    def _delivery(self, event: TaskEvent) -> EventDelivery:
+        latest = self._view().last_progress
+        return EventDelivery(
+            event=event,
+            headline=self._headline,
             thread=self.thread,
+            activity=bounded(latest, PROGRESS_CHARS) if latest else None,
+            card=self._card if event.kind == "decided" else None,
         )
 
 
-def _without_patches(view: TaskView) -> TaskView:
-    """The view as a person sees it: files, counts and digest, but not the patch text, which
-    would otherwise be copied into history with every notice."""
-    if view.changes is None:
-        return view
-    slim = [c.model_copy(update={"patch": ""}) for c in view.changes.repositories]
-    changes = view.changes.model_copy(update={"repositories": slim})
-    return view.model_copy(update={"changes": changes})
+def _oldest_to_drop(events: list[TaskEvent]) -> TaskEvent:
+    """The oldest progress event, or the oldest event when there is none."""
+    return next((e for e in events if isinstance(e, ProgressReported)), events[0])

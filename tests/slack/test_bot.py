@@ -69,7 +69,7 @@ async def test_fixbug_with_title_and_repository_starts_a_task_after_the_ack(
     task = tasks[0]
     assert (task.title, task.requester) == ("Login fails", USER)
     assert [(r.url, r.branch) for r in task.repositories] == [(REPO, "develop")]
-    assert task.slack is not None and task.slack.channel_id == CHANNEL
+    assert task.origin.kind == "slack" and task.origin.channel == CHANNEL
 
 
 async def test_fixbug_without_repository_opens_the_modal_with_the_title(
@@ -150,7 +150,7 @@ async def test_modal_submission_starts_once_even_when_redelivered(start_bot: Sta
     await bot.slack.wait_for_ack(again)
     tasks = await _eventually(bot.started_tasks, 1)
     assert len(await bot.started_tasks()) == 1
-    assert tasks[0].budget_usd == 2.5 and tasks[0].slack is not None
+    assert tasks[0].budget_usd == 2.5 and tasks[0].origin.kind == "slack"
 
 
 async def test_message_shortcut_opens_the_modal_prefilled_with_a_link(start_bot: StartBot) -> None:

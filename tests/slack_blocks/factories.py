@@ -1,4 +1,5 @@
-"""Ready-made tasks, views and notices for the Block Kit tests."""
+"""Ready-made tasks, views and event deliveries for the Block Kit tests (events are built from
+a notice kind and a view the way the workflow's announcer builds them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from orchestration.models import (
     Decision,
     DecisionRecord,
     FileChange,
-    Notice,
     NoticeKind,
     PullRequestRef,
     RepositoryChange,
@@ -22,6 +22,14 @@ from orchestration.models import (
     TaskView,
     TokenUsage,
 )
+from orchestration.models.events import (
+    PROGRESS_CHARS,
+    EventDelivery,
+    OriginKind,
+    TaskOrigin,
+    bounded,
+)
+from orchestration.workflows.task_events import event_for, headline_of
 
 TASK_ID = "20261124-3fa9c2"
 RUN_URL = "https://temporal.example.com/namespaces/default/workflows/fix-20261124-3fa9c2/run-1"
@@ -39,6 +47,7 @@ def task(**changes: object) -> TaskInput:
         "description": "add(1, 2) returns -1",
         "repositories": [repo()],
         "requester": "U012ABCDEF",
+        "origin": TaskOrigin(kind=OriginKind.SLACK, channel="C0BUGS"),
         "created_at": START,
     }
     values.update(changes)
@@ -103,15 +112,37 @@ def awaiting(
     )
 
 
-def notice(kind: NoticeKind, the_view: TaskView | None = None, **changes: object) -> Notice:
-    values: dict[str, object] = {
-        "kind": kind,
-        "task": task(),
-        "view": the_view or view(),
-        "run_url": RUN_URL,
-    }
-    values.update(changes)
-    return Notice.model_validate(values)
+def delivery(
+    kind: NoticeKind,
+    the_view: TaskView | None = None,
+    *,
+    the_task: TaskInput | None = None,
+    text: str = "",
+    run_url: str | None = RUN_URL,
+) -> EventDelivery:
+    """The delivery of the event `kind` stands for; a decision carries the card of its view."""
+    shown = the_view or view()
+    headline = headline_of(the_task or task())
+    event = event_for(kind, text, shown, headline=headline, seq=1, at=START)
+    latest, card = shown.last_progress, None
+    if kind is NoticeKind.DECIDED:
+        card = event_for(NoticeKind.CHANGES_READY, "", shown, headline=headline, seq=0, at=START)
+    return EventDelivery.model_validate(
+        {
+            "event": event,
+            "headline": headline,
+            "activity": bounded(latest, PROGRESS_CHARS) if latest else None,
+            "card": card,
+            "run_url": run_url,
+        }
+    )
+
+
+def root(
+    the_task: TaskInput | None = None, the_view: TaskView | None = None, run_url: str | None = None
+) -> EventDelivery:
+    """A status delivery, as the root message is rebuilt from."""
+    return delivery(NoticeKind.PROGRESS, the_view, the_task=the_task, run_url=run_url)
 
 
 def record(approve: bool = True, by: str = "U0APPROVER", comment: str = "") -> DecisionRecord:

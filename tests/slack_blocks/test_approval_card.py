@@ -17,7 +17,7 @@ from tests.slack_blocks.slack_rules import (
 
 
 def card(summary: str = "Fixed the sign in add().", round: int = 1) -> dict[str, Any]:
-    return approval_card(f.notice(NoticeKind.CHANGES_READY, f.awaiting(summary)), round)
+    return approval_card(f.delivery(NoticeKind.CHANGES_READY, f.awaiting(summary)), round)
 
 
 def test_card_shows_summary_changes_and_costs() -> None:
@@ -36,8 +36,7 @@ def test_card_shows_summary_changes_and_costs() -> None:
 def test_card_buttons_use_the_ids_and_carry_the_task_id() -> None:
     """Approve (primary), Request changes, Reject (danger) all carry the task id; Approve also
     pins the exact diff the card shows (its digest), so an outdated card cannot approve."""
-    notice_card = card()
-    approve, changes, reject = buttons(notice_card)
+    approve, changes, reject = buttons(card())
     assert (approve["action_id"], approve["style"]) == (ids.APPROVE, "primary")
     assert changes["action_id"] == ids.REQUEST_CHANGES
     assert (reject["action_id"], reject["style"]) == (ids.REJECT, "danger")
@@ -76,14 +75,14 @@ def test_long_summary_is_cut_with_a_link_to_the_run() -> None:
 def test_tokens_are_shown_when_known() -> None:
     """With a result in the view, the card shows the tokens used."""
     view = f.awaiting().model_copy(update={"result": f.result()})
-    message = approval_card(f.notice(NoticeKind.CHANGES_READY, view), 1)
+    message = approval_card(f.delivery(NoticeKind.CHANGES_READY, view), 1)
     assert "15.4k tokens" in "\n".join(mrkdwn_texts(message))
 
 
 def test_decided_card_has_no_buttons_and_says_who_approved() -> None:
     """The decided card keeps the content, drops the actions, names the approver and time."""
-    notice = f.notice(NoticeKind.DECIDED, f.awaiting())
-    message = decided_card(notice, f.record(approve=True))
+    delivery = f.delivery(NoticeKind.DECIDED, f.awaiting())
+    message = decided_card(delivery, f.record(approve=True))
     assert message_problems(message) == []
     assert all(b["type"] != "actions" for b in message["blocks"])
     last = message["blocks"][-1]["text"]["text"]
@@ -93,8 +92,8 @@ def test_decided_card_has_no_buttons_and_says_who_approved() -> None:
 
 def test_decided_card_for_a_rejection_gives_the_reason_escaped() -> None:
     """A rejection shows who and why; the reason cannot inject a mention."""
-    notice = f.notice(NoticeKind.DECIDED, f.awaiting())
-    message = decided_card(notice, f.record(approve=False, comment="wrong fix <!here>"))
+    delivery = f.delivery(NoticeKind.DECIDED, f.awaiting())
+    message = decided_card(delivery, f.record(approve=False, comment="wrong fix <!here>"))
     last = message["blocks"][-1]["text"]["text"]
     assert last.startswith(":no_entry: Rejected by <@U0APPROVER>")
     assert last.endswith("— wrong fix &lt;!here&gt;")
@@ -102,9 +101,9 @@ def test_decided_card_for_a_rejection_gives_the_reason_escaped() -> None:
 
 def test_decided_card_for_requested_changes() -> None:
     """Requested changes name the reviewer and quote the feedback."""
-    notice = f.notice(NoticeKind.DECIDED, f.awaiting())
+    delivery = f.delivery(NoticeKind.DECIDED, f.awaiting())
     record = f.record(approve=False, comment="also fix sub() & <b>")
-    message = decided_card(notice, record, changes_requested=True)
+    message = decided_card(delivery, record, changes_requested=True)
     last = message["blocks"][-1]["text"]["text"]
     assert last.startswith(":memo: Changes requested by <@U0APPROVER>")
     assert last.endswith("\n>also fix sub() &amp; &lt;b&gt;")
@@ -113,7 +112,7 @@ def test_decided_card_for_requested_changes() -> None:
 def test_card_without_changes_says_so() -> None:
     """An empty change set reads "No files changed" instead of an empty list."""
     view = f.view(TaskStatus.AWAITING_APPROVAL, changes=None, summary="")
-    message = approval_card(f.notice(NoticeKind.CHANGES_READY, view), 1)
+    message = approval_card(f.delivery(NoticeKind.CHANGES_READY, view), 1)
     texts = "\n".join(mrkdwn_texts(message))
     assert "No files changed" in texts and "no summary" in texts
 
@@ -122,18 +121,17 @@ def test_result_cost_wins_over_the_running_cost() -> None:
     """Once a result exists, its cost is the one shown."""
     result = TaskResult(task_id=f.TASK_ID, status=TaskStatus.COMPLETED, cost_usd=1.5)
     view = f.awaiting().model_copy(update={"result": result})
-    message = approval_card(f.notice(NoticeKind.CHANGES_READY, view), 1)
+    message = approval_card(f.delivery(NoticeKind.CHANGES_READY, view), 1)
     assert "$1.50" in "\n".join(mrkdwn_texts(message))
 
 
 def test_card_warns_when_the_change_touches_protected_paths() -> None:
     """An allowed change under a protected path is flagged on the card, naming the file."""
     base = card()
-    notice = f.notice(NoticeKind.CHANGES_READY, f.awaiting("Fixed it."))
-    changes = notice.view.changes
-    assert changes is not None
+    changes = f.changes()
     changes.repositories[0].protected_files = [".github/workflows/ci.yml"]
     changes.protected_paths_allowed = True
-    flagged = str(approval_card(notice)["blocks"])
+    delivery = f.delivery(NoticeKind.CHANGES_READY, f.awaiting("Fixed it.", changes))
+    flagged = str(approval_card(delivery)["blocks"])
     assert "protected paths" in flagged and ".github/workflows/ci.yml" in flagged
     assert "protected paths" not in str(base["blocks"])

@@ -18,8 +18,8 @@ def body(message: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("kind", list(NoticeKind))
 def test_every_kind_builds_a_valid_message(kind: NoticeKind) -> None:
-    """Each notice kind gives a message within Slack's limits with a non-empty fallback."""
-    message = milestone_message(kind, f.notice(kind))
+    """Each notice kind's event gives a message within Slack's limits with a non-empty fallback."""
+    message = milestone_message(f.delivery(kind))
     assert message_problems(message) == []
     assert message["text"]
     assert not any(b["type"] == "actions" for b in message["blocks"])
@@ -27,20 +27,20 @@ def test_every_kind_builds_a_valid_message(kind: NoticeKind) -> None:
 
 def test_sandbox_ready() -> None:
     """Sandbox ready says how many repositories are being prepared."""
-    message = milestone_message(NoticeKind.SANDBOX_READY, f.notice(NoticeKind.SANDBOX_READY))
+    message = milestone_message(f.delivery(NoticeKind.SANDBOX_READY))
     assert "Sandbox ready — preparing 1 repository" in body(message)
 
 
 def test_agent_working_shows_the_latest_action_escaped() -> None:
     """The agent's latest action is shown, escaped."""
-    notice = f.notice(NoticeKind.AGENT_WORKING, text="Edit <b>.py")
-    assert "Latest: Edit &lt;b&gt;.py" in body(milestone_message(NoticeKind.AGENT_WORKING, notice))
+    delivery = f.delivery(NoticeKind.AGENT_WORKING, text="Edit <b>.py")
+    assert "Latest: Edit &lt;b&gt;.py" in body(milestone_message(delivery))
 
 
 def test_question_mentions_the_requester_and_says_how_to_answer() -> None:
     """The question mentions the requester, quotes the question, asks for a thread reply."""
     view = f.view(TaskStatus.RUNNING, question="Which rounding mode?\n<!channel>")
-    message = milestone_message(NoticeKind.QUESTION, f.notice(NoticeKind.QUESTION, view))
+    message = milestone_message(f.delivery(NoticeKind.QUESTION, view))
     text = body(message)
     assert "<@U012ABCDEF>" in text
     assert ">Which rounding mode?\n>&lt;!channel&gt;" in text
@@ -51,7 +51,7 @@ def test_question_mentions_the_requester_and_says_how_to_answer() -> None:
 def test_pr_opened_links_each_pull_request() -> None:
     """Each pull request is linked by repository and number."""
     view = f.view(pull_requests=[f.pull_request("calc", 7), f.pull_request("web", 9)])
-    message = milestone_message(NoticeKind.PR_OPENED, f.notice(NoticeKind.PR_OPENED, view))
+    message = milestone_message(f.delivery(NoticeKind.PR_OPENED, view))
     text = body(message)
     assert "<https://github.com/acme/calc/pull/7|acme/calc#7>" in text
     assert "<https://github.com/acme/web/pull/9|acme/web#9>" in text
@@ -61,14 +61,14 @@ def test_pr_opened_links_each_pull_request() -> None:
 def test_no_change_gives_the_explanation() -> None:
     """No change shows the agent's explanation."""
     view = f.view(TaskStatus.NO_CHANGE, summary="add() is already correct")
-    message = milestone_message(NoticeKind.NO_CHANGE, f.notice(NoticeKind.NO_CHANGE, view))
+    message = milestone_message(f.delivery(NoticeKind.NO_CHANGE, view))
     assert "add() is already correct" in body(message)
 
 
 def test_failed_one_line_reason_is_escaped() -> None:
     """A one-line failure reason is shown escaped, not in a code block."""
-    notice = f.notice(NoticeKind.FAILED, text="clone failed <!channel>")
-    message = milestone_message(NoticeKind.FAILED, notice)
+    delivery = f.delivery(NoticeKind.FAILED, text="clone failed <!channel>")
+    message = milestone_message(delivery)
     assert "clone failed &lt;!channel&gt;" in body(message)
     assert "```" not in body(message)
     assert message["text"] == "The task failed: clone failed &lt;!channel&gt;"
@@ -76,8 +76,8 @@ def test_failed_one_line_reason_is_escaped() -> None:
 
 def test_failed_multi_line_reason_is_a_code_block() -> None:
     """A multi-line reason is in a code block, fences balanced even when cut."""
-    notice = f.notice(NoticeKind.FAILED, text="Traceback:\n" + "  frame\n" * 2000)
-    text = body(milestone_message(NoticeKind.FAILED, notice))
+    delivery = f.delivery(NoticeKind.FAILED, text="Traceback:\n" + "  frame\n" * 2000)
+    text = body(milestone_message(delivery))
     assert "```\nTraceback:" in text
     assert text.count("```") % 2 == 0
 
@@ -85,7 +85,7 @@ def test_failed_multi_line_reason_is_a_code_block() -> None:
 def test_rejected_names_who_and_why() -> None:
     """A rejection reply names the person and the reason."""
     view = f.view(TaskStatus.REJECTED, decision=f.record(False, "U0BOSS", "not this way"))
-    message = milestone_message(NoticeKind.REJECTED, f.notice(NoticeKind.REJECTED, view))
+    message = milestone_message(f.delivery(NoticeKind.REJECTED, view))
     assert "Rejected by <@U0BOSS>" in body(message)
     assert "not this way" in body(message)
 
@@ -93,7 +93,7 @@ def test_rejected_names_who_and_why() -> None:
 def test_completed_links_prs_and_shows_cost_tokens_duration() -> None:
     """Completion lists the PRs and the cost, tokens and total duration."""
     view = f.view(TaskStatus.COMPLETED, current_step=None, result=f.result())
-    message = milestone_message(NoticeKind.COMPLETED, f.notice(NoticeKind.COMPLETED, view))
+    message = milestone_message(f.delivery(NoticeKind.COMPLETED, view))
     text = body(message)
     assert "<https://github.com/acme/calc/pull/7|acme/calc#7>" in text
     assert "$0.31" in text and "15.4k tokens" in text and "3m 25s" in text
@@ -102,6 +102,6 @@ def test_completed_links_prs_and_shows_cost_tokens_duration() -> None:
 @pytest.mark.parametrize("kind", [NoticeKind.CANCELLED, NoticeKind.EXPIRED])
 def test_ending_kinds_read_as_endings(kind: NoticeKind) -> None:
     """Cancelled and expired say so."""
-    message = milestone_message(kind, f.notice(kind, text="by <@U1>"))
+    message = milestone_message(f.delivery(kind, text="by <@U1>"))
     assert kind.value[:6] in message["text"].lower()
     assert "by &lt;@U1&gt;" in body(message)

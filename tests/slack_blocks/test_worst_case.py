@@ -16,11 +16,11 @@ from bot.slack.blocks import (
 from orchestration.models import (
     ChangeSet,
     FileChange,
-    Notice,
     NoticeKind,
     RepositoryChange,
     TaskStatus,
 )
+from orchestration.models.events import EventDelivery
 from tests.slack_blocks import factories as f
 from tests.slack_blocks.slack_rules import message_problems, modal_problems, mrkdwn_texts
 
@@ -49,8 +49,8 @@ def huge_changes() -> ChangeSet:
     )
 
 
-def huge_notice(kind: NoticeKind) -> Notice:
-    """A notice where every free-text field is enormous."""
+def huge_notice(kind: NoticeKind) -> EventDelivery:
+    """A delivery where every free-text field is enormous."""
     task = f.task(
         title=HUGE[:10_000],
         description=HUGE,
@@ -68,19 +68,19 @@ def huge_notice(kind: NoticeKind) -> Notice:
         decision=f.record(False, "U0BOSS", HUGE),
         result=f.result(),
     )
-    return f.notice(kind, view, task=task, text=HUGE, run_url=f.RUN_URL + "?" + "q" * 1500)
+    return f.delivery(kind, view, the_task=task, text=HUGE, run_url=f.RUN_URL + "?" + "q" * 1500)
 
 
 def messages() -> list[tuple[str, dict[str, Any]]]:
     """Every message builder on the huge notice."""
     notice = huge_notice(NoticeKind.CHANGES_READY)
     built = [
-        ("root", task_root_message(notice.task, notice.view, notice.run_url)),
+        ("root", task_root_message(notice)),
         ("card", approval_card(notice, 3)),
         ("decided", decided_card(notice, f.record(True, "U0BOSS", HUGE))),
         ("changes", decided_card(notice, f.record(False, comment=HUGE), changes_requested=True)),
     ]
-    built += [(k.value, milestone_message(k, huge_notice(k))) for k in NoticeKind]
+    built += [(k.value, milestone_message(huge_notice(k))) for k in NoticeKind]
     return built
 
 

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
-from bot.cli.runtime import notifier_for
+from bot.cli.runtime import channels_for
 from bot.slack.app import socket_mode
 from orchestration.client.gateway import TaskGateway
 from orchestration.models import TaskStatus
@@ -163,7 +163,7 @@ async def start_slack_loop(
         proxy = await proxy_context.__aenter__()
         stack.append(proxy_context)
         worker = build_worker(
-            temporal_env.client, settings, backend, notifier_for(settings), services=proxy
+            temporal_env.client, settings, backend, channels_for(settings), services=proxy
         )
         await worker.__aenter__()
         stack.append(worker)

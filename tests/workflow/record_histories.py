@@ -24,9 +24,9 @@ from orchestration.models import (
     CancelRequest,
     ChangeRequest,
     Decision,
-    SlackOrigin,
     TaskStatus,
 )
+from orchestration.models.events import OriginKind, TaskOrigin
 from orchestration.runtime.embedded_temporal import temporal_binary
 from tests.workflow.stubs import Stubs, agent_result, make_task, stub_worker
 
@@ -98,7 +98,8 @@ SLACK_SCENARIOS = {"slack_approved", "changes_requested"}
 async def record(env: WorkflowEnvironment, name: str) -> None:
     scenario, make_stubs = SCENARIOS[name]
     queue = f"record-{uuid.uuid4().hex[:8]}"
-    task = make_task(slack=SlackOrigin(channel_id="C9") if name in SLACK_SCENARIOS else None)
+    slack = TaskOrigin(kind=OriginKind.SLACK, channel="C9")
+    task = make_task(origin=slack if name in SLACK_SCENARIOS else TaskOrigin())
     async with stub_worker(env.client, make_stubs(), queue):
         gateway = TaskGateway(env.client, queue)
         await gateway.start(task)

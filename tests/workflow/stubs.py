@@ -24,8 +24,6 @@ from orchestration.models import (
     CollectRequest,
     DestroyRequest,
     FileChange,
-    Notice,
-    NoticeReceipt,
     PreparedRepository,
     ProvisionRequest,
     PublishRequest,
@@ -39,6 +37,7 @@ from orchestration.models import (
     TokenUsage,
     WorkspaceReport,
 )
+from orchestration.models.events import DeliveryReceipt, EventDelivery
 from orchestration.workflows.bugfix import BugFixWorkflow
 
 
@@ -97,7 +96,7 @@ class Stubs:
     agent_requests: list[AgentRequest] = field(default_factory=list)
     published: list[PublishRequest] = field(default_factory=list)
     destroyed: list[str] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
+    notices: list[EventDelivery] = field(default_factory=list)
     notify_fails: bool = False
     agent_cancelled: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -175,13 +174,13 @@ class Stubs:
         )
 
     @activity.defn(name=names.NOTIFY)
-    async def notify(self, notice: Notice) -> NoticeReceipt:
+    async def notify(self, delivery: EventDelivery) -> DeliveryReceipt:
         if self.notify_fails:
             raise ApplicationError("channel_not_found", non_retryable=True)
-        self.notices.append(notice)
+        self.notices.append(delivery)
         ts = f"1700000000.{len(self.notices):06d}"
-        channel = notice.thread.channel_id if notice.thread else "C1"
-        return NoticeReceipt(channel_id=channel, ts=ts)
+        channel = delivery.thread.channel if delivery.thread else "C1"
+        return DeliveryReceipt(channel=channel, message=ts)
 
     @activity.defn(name=names.DESTROY_SANDBOX)
     async def destroy(self, request: DestroyRequest) -> None:

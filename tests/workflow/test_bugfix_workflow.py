@@ -18,17 +18,18 @@ from orchestration.models import (
     CancelRequest,
     ChangeRequest,
     Decision,
-    NoticeKind,
     RepositoryChange,
     RepositorySpec,
     SignalDecision,
-    SlackOrigin,
     TaskInput,
     TaskStatus,
     TaskView,
 )
+from orchestration.models.events import Decided, OriginKind, TaskOrigin
 from orchestration.workflows.bugfix import BugFixWorkflow
 from tests.workflow.stubs import Stubs, agent_result, change_for, make_task, stub_worker
+
+SLACK = TaskOrigin(kind=OriginKind.SLACK, channel="C9")
 
 
 @pytest.fixture
@@ -331,26 +332,46 @@ async def test_slack_task_notices_follow_the_task_in_order(
     the PR, and the final word; every later notice names the root message as its thread."""
     stubs = Stubs()
     gateway = harness(stubs)
-    task = make_task(slack=SlackOrigin(channel_id="C9"))
+    task = make_task(origin=SLACK)
     await gateway.start(task)
     await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
     await gateway.decide(task.task_id, Decision(approve=True, by="alice"))
     await gateway.result(task.task_id)
-    kinds = [n.kind for n in stubs.notices if n.kind is not NoticeKind.PROGRESS]
+    kinds = [n.event.kind for n in stubs.notices if n.event.kind != "progress"]
     assert kinds == [
-        NoticeKind.STARTED,
-        NoticeKind.SANDBOX_READY,
-        NoticeKind.AGENT_WORKING,
-        NoticeKind.CHANGES_READY,
-        NoticeKind.DECIDED,
-        NoticeKind.PR_OPENED,
-        NoticeKind.COMPLETED,
+        "started",
+        "step_changed",
+        "step_changed",
+        "card_ready",
+        "decided",
+        "pull_requests_opened",
+        "finished",
     ]
     root_ts = "1700000000.000001"
-    assert all(n.thread and n.thread.root_ts == root_ts for n in stubs.notices[1:])
-    decided = next(n for n in stubs.notices if n.kind is NoticeKind.DECIDED)
-    assert decided.thread is not None and decided.thread.card_ts is not None
-    assert decided.view.decision is not None and decided.view.decision.decision.by == "alice"
+    assert all(n.thread and n.thread.root == root_ts for n in stubs.notices[1:])
+    decided = next(n for n in stubs.notices if isinstance(n.event, Decided))
+    assert decided.thread is not None and decided.thread.card is not None
+    assert decided.event.record is not None and decided.event.record.decision.by == "alice"
+    assert decided.card is not None and decided.card.changes.digest
+    seqs = [n.event.seq for n in stubs.notices]
+    assert len(set(seqs)) == len(seqs)  # one sequence number per event
+
+
+async def test_a_cli_task_emits_the_same_events(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """A task started from the CLI sends the same typed events as a Slack task, named by its
+    CLI origin, ending with the final status."""
+    stubs = Stubs()
+    gateway = harness(stubs)
+    task = make_task(require_approval=False)
+    await gateway.start(task)
+    result = await gateway.result(task.task_id)
+    kinds = [n.event.kind for n in stubs.notices if n.event.kind != "progress"]
+    assert kinds[0] == "started" and kinds[-1] == "finished"
+    assert "pull_requests_opened" in kinds
+    assert {n.headline.origin.kind for n in stubs.notices} == {OriginKind.CLI}
+    assert stubs.notices[-1].event.status is result.status is TaskStatus.COMPLETED
 
 
 async def test_failing_notifications_never_block_the_task(
@@ -359,7 +380,8 @@ async def test_failing_notifications_never_block_the_task(
     """When every notice fails (say, channel_not_found), the task still completes."""
     stubs = Stubs(notify_fails=True)
     gateway = harness(stubs)
-    task = make_task(slack=SlackOrigin(channel_id="C-gone"), require_approval=False)
+    gone = TaskOrigin(kind=OriginKind.SLACK, channel="C-gone")
+    task = make_task(origin=gone, require_approval=False)
     await gateway.start(task)
     result = await gateway.result(task.task_id)
     assert result.status is TaskStatus.COMPLETED
@@ -372,7 +394,7 @@ async def test_requested_changes_resume_the_session_and_ask_again(
     and the approval after it opens the PR."""
     stubs = Stubs(agent_results=[agent_result(), agent_result(summary="revised")])
     gateway = harness(stubs)
-    task = make_task(slack=SlackOrigin(channel_id="C9"))
+    task = make_task(origin=SLACK)
     await gateway.start(task)
     await wait_for_status(gateway, task, TaskStatus.AWAITING_APPROVAL)
     with pytest.raises(ActionRefused, match="not an approver"):
@@ -394,7 +416,7 @@ async def test_requested_changes_resume_the_session_and_ask_again(
     await gateway.decide(task.task_id, Decision(approve=True, by="alice"))
     result = await gateway.result(task.task_id)
     assert result.status is TaskStatus.COMPLETED and result.summary == "revised"
-    cards = [n for n in stubs.notices if n.kind is NoticeKind.CHANGES_READY]
+    cards = [n for n in stubs.notices if n.event.kind == "card_ready"]
     assert len(cards) == 2
 
 
@@ -522,3 +544,23 @@ async def test_two_approvals_at_once_decide_once(harness: Callable[[Stubs], Task
     assert len(refused) == 1 and "already approved by" in str(refused[0])
     result = await gateway.result(task.task_id)
     assert result.status is TaskStatus.COMPLETED and stubs.calls.count("publish") == 1
+
+
+@pytest.mark.skipif(
+    not hasattr(BugFixWorkflow, "events"), reason="waits for the `events` query in bugfix.py"
+)
+async def test_events_query_lists_a_tasks_events_after_a_sequence_number(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """The workflow's `events` query returns the task's events in order, the same for a CLI
+    task as for a Slack one, and only those after the sequence number asked for."""
+    stubs = Stubs()
+    gateway = harness(stubs)
+    task = make_task(require_approval=False)
+    await gateway.start(task)
+    await gateway.result(task.task_id)
+    events = await gateway.events(task.task_id, 0)
+    assert events[0].kind == "started" and events[-1].kind == "finished"
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    later = await gateway.events(task.task_id, 2)
+    assert [e.seq for e in later] == [e.seq for e in events[2:]]

@@ -17,7 +17,6 @@ from bot.slack.blocks.elements import (
     section,
 )
 from bot.slack.blocks.limits import truncate_mrkdwn, truncate_plain
-from bot.slack.blocks.status import elapsed_seconds, usage
 from bot.slack.blocks.task_message import repository_line
 from bot.slack.blocks.text import (
     code,
@@ -30,7 +29,13 @@ from bot.slack.blocks.text import (
     slack_date,
 )
 from bot.slack.blocks.text import tokens as token_count
-from orchestration.models import DecisionRecord, Notice, RepositoryChange
+from orchestration.models import DecisionRecord
+from orchestration.models.events import (
+    CardReady,
+    EventDelivery,
+    RepositoryOverview,
+    TaskFinished,
+)
 
 FILES_SHOWN = 10
 REPOSITORIES_SHOWN = 10
@@ -38,21 +43,24 @@ PATH_CHARS = 150
 COMMENT_CHARS = 1500
 
 
-def _digest(notice: Notice) -> str | None:
-    """The digest of the exact change this card shows (an approval is pinned to it)."""
-    return notice.view.changes.digest if notice.view.changes else None
+def shown_card(delivery: EventDelivery) -> CardReady | None:
+    """The card a delivery shows: its own event, or the card a decision closes."""
+    event = delivery.event
+    return event if isinstance(event, CardReady) else delivery.card
 
 
-def approval_card(notice: Notice, round: int = 1) -> Message:
+def approval_card(delivery: EventDelivery, round: int | None = None) -> Message:
     """The card a person decides on: summary, changes, costs, Approve / Request changes / Reject."""
-    task_id = notice.task.task_id
-    blocks = card_blocks(notice, round)
+    task_id = delivery.headline.task_id
+    card = shown_card(delivery) or _no_card(delivery)
+    round = round or card.revision
+    blocks = card_blocks(delivery, card, round)
     blocks.append(
         actions(
             button(
                 "Approve",
                 ids.APPROVE,
-                value=ids.decision_value(task_id, _digest(notice)),
+                value=ids.decision_value(task_id, card.changes.digest or None),
                 style="primary",
             ),
             button("Request changes", ids.REQUEST_CHANGES, value=task_id),
@@ -69,17 +77,28 @@ def approval_card(notice: Notice, round: int = 1) -> Message:
             ),
         )
     )
-    fallback = f"{_revision(round)}Review the fix for: {fallback_title(notice.task.title)}"
+    fallback = f"{_revision(round)}Review the fix for: {fallback_title(delivery.headline.title)}"
     return message(fallback, blocks)
 
 
 def decided_card(
-    notice: Notice, record: DecisionRecord, *, changes_requested: bool = False, round: int = 1
+    delivery: EventDelivery,
+    record: DecisionRecord,
+    *,
+    changes_requested: bool = False,
+    round: int | None = None,
 ) -> Message:
     """The approval card once decided: the same content, no buttons, who decided and when."""
+    card = shown_card(delivery) or _no_card(delivery)
     line = decision_line(record, changes_requested=changes_requested)
-    blocks = [*card_blocks(notice, round), section(line)]
-    return message(f"{fallback_title(notice.task.title)}: {line}", blocks)
+    blocks = [*card_blocks(delivery, card, round or card.revision), section(line)]
+    return message(f"{fallback_title(delivery.headline.title)}: {line}", blocks)
+
+
+def _no_card(delivery: EventDelivery) -> CardReady:
+    """An empty card with the delivery's common fields (a card that was not kept)."""
+    common = delivery.event.model_dump(include={"task_id", "seq", "at", "status", "cost_usd"})
+    return CardReady.model_validate(common)
 
 
 def decision_line(record: DecisionRecord, *, changes_requested: bool = False) -> str:
@@ -97,24 +116,24 @@ def decision_line(record: DecisionRecord, *, changes_requested: bool = False) ->
     return f"{head} — {comment}" if comment else head
 
 
-def card_blocks(notice: Notice, round: int) -> list[Block]:
+def card_blocks(delivery: EventDelivery, card: CardReady, round: int) -> list[Block]:
     """Everything on the card except the buttons."""
-    task, view = notice.task, notice.view
-    summary = escape((view.summary or notice.text).strip()) or "_The agent gave no summary._"
+    task, run_url = delivery.headline, delivery.run_url
+    summary = escape(card.summary.strip()) or "_The agent gave no summary._"
     about = f"Requested by {mention(task.requester)} · task {code(task.task_id)}"
     blocks: list[Block] = [
         header(f"{_revision(round)}Review the fix: {task.title}"),
         context(about + (f" · *Revision {round}*" if round > 1 else "")),
-        section(summary, notice.run_url),
+        section(summary, run_url),
         divider(),
     ]
-    changes = view.changes.repositories if view.changes else []
+    changes = card.changes.repositories
     blocks += [section(_repository_text(c)) for c in changes[:REPOSITORIES_SHOWN]]
     if len(changes) > REPOSITORIES_SHOWN:
         blocks.append(section(_more_repositories(changes[REPOSITORIES_SHOWN:])))
     if not changes:
         blocks.append(section("_No files changed._"))
-    protected = view.changes.protected_files if view.changes else []
+    protected = card.changes.protected_files
     if protected:
         shown = ", ".join(code(p) for p in protected[:FILES_SHOWN])
         blocks.append(
@@ -123,7 +142,7 @@ def card_blocks(notice: Notice, round: int) -> list[Block]:
                 "This deployment allows pushing them; review them with care."
             )
         )
-    blocks.append(context(*costs(notice)))
+    blocks.append(context(*costs(card, run_url)))
     return blocks
 
 
@@ -131,36 +150,32 @@ def _revision(round: int) -> str:
     return f"Revision {round} — " if round > 1 else ""
 
 
-def _repository_text(change: RepositoryChange) -> str:
+def _repository_text(change: RepositoryOverview) -> str:
     """The repository, its diffstat and its first files with their +/- counts."""
     lines = [f"{repository_line(change.repository)} — {change.diffstat}"]
     for f in change.files[:FILES_SHOWN]:
         lines.append(f"{code(truncate_plain(f.path, PATH_CHARS))} +{f.additions} -{f.deletions}")
-    hidden = len(change.files) - FILES_SHOWN
+    hidden = max(change.file_count, len(change.files)) - FILES_SHOWN
     if hidden > 0:
         lines.append(f"…and {hidden} more files")
     return "\n".join(lines)
 
 
-def _more_repositories(changes: list[RepositoryChange]) -> str:
+def _more_repositories(changes: list[RepositoryOverview]) -> str:
     """One line for the repositories that did not get their own section."""
-    files = sum(len(c.files) for c in changes)
-    added = sum(f.additions for c in changes for f in c.files)
-    removed = sum(f.deletions for c in changes for f in c.files)
+    files = sum(c.file_count for c in changes)
+    added = sum(c.additions for c in changes)
+    removed = sum(c.deletions for c in changes)
     return f"…and {len(changes)} more repositories: {files} files, +{added} -{removed}"
 
 
-def costs(notice: Notice) -> list[str]:
+def costs(event: CardReady | TaskFinished, run_url: str | None) -> list[str]:
     """Cost, tokens and time so far, and a link to the run, as context elements."""
-    view = notice.view
-    cost = view.result.cost_usd if view.result is not None else view.cost_usd
-    parts = [f":moneybag: {money(cost)} spent"]
-    used = usage(view)
-    if used is not None and used.total:
-        parts.append(f":abacus: {token_count(used.total)}")
-    seconds = elapsed_seconds(view)
-    if seconds is not None:
-        parts.append(f":stopwatch: {duration(seconds)}")
-    if notice.run_url:
-        parts.append(link(notice.run_url, "View run"))
+    parts = [f":moneybag: {money(event.cost_usd)} spent"]
+    if event.tokens:
+        parts.append(f":abacus: {token_count(event.tokens)}")
+    if event.elapsed_seconds is not None:
+        parts.append(f":stopwatch: {duration(event.elapsed_seconds)}")
+    if run_url:
+        parts.append(link(run_url, "View run"))
     return parts

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from bot.slack.blocks.limits import truncate_mrkdwn
 from bot.slack.blocks.text import escape, money
-from orchestration.models import Step, TaskStatus, TaskView, TokenUsage
+from orchestration.models import Step, TaskStatus
+from orchestration.models.events import EventDelivery
 
 PROGRESS_CHARS = 200
 
@@ -45,40 +44,26 @@ def status_words(status: TaskStatus) -> str:
     return f"{emoji} {words}"
 
 
-def status_line(view: TaskView) -> str:
+def status_line(delivery: EventDelivery) -> str:
     """One mrkdwn line: status, current step and latest progress, cost so far."""
-    parts = [status_words(view.status)]
-    doing = _doing(view)
+    event = delivery.event
+    parts = [status_words(event.status)]
+    doing = _doing(delivery)
     if doing:
         parts.append(doing)
-    if view.cost_usd > 0:
-        parts.append(money(view.cost_usd))
+    if event.cost_usd > 0:
+        parts.append(money(event.cost_usd))
     return " — ".join(parts)
 
 
-def _doing(view: TaskView) -> str:
+def _doing(delivery: EventDelivery) -> str:
     """The current step and latest progress while work is going on; nothing otherwise."""
-    if view.status not in _ACTIVE:
+    event = delivery.event
+    if event.status not in _ACTIVE:
         return ""
-    step = _STEP_WORDS[view.current_step] if view.current_step else ""
-    progress = " ".join((view.last_progress or "").split())
+    step = _STEP_WORDS[event.current_step] if event.current_step else ""
+    progress = " ".join((delivery.activity or "").split())
     progress = truncate_mrkdwn(escape(progress), PROGRESS_CHARS)
     if step and progress:
         return f"{step}: {progress}"
     return step or progress
-
-
-def elapsed_seconds(view: TaskView) -> float | None:
-    """Seconds from the first step's start to the latest recorded moment."""
-    if view.result is not None and view.result.step_seconds:
-        return sum(view.result.step_seconds.values())
-    if not view.steps:
-        return None
-    start = min(t.started_at for t in view.steps)
-    moments: list[datetime] = [t.finished_at or t.started_at for t in view.steps]
-    return (max(moments) - start).total_seconds()
-
-
-def usage(view: TaskView) -> TokenUsage | None:
-    """The tokens used, when the view carries them (only once the task has a result)."""
-    return view.result.usage if view.result is not None else None

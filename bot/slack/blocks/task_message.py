@@ -18,30 +18,32 @@ from bot.slack.blocks.elements import (
 from bot.slack.blocks.limits import BUTTON_URL, truncate_mrkdwn
 from bot.slack.blocks.status import status_line, status_words
 from bot.slack.blocks.text import bullet_list, code, escape, is_web_url, link, mention
-from orchestration.models import RepositorySpec, TaskInput, TaskView
+from orchestration.models import RepositorySpec
+from orchestration.models.events import EventDelivery, TaskHeadline
 
 DESCRIPTION_CHARS = 1500
 REPOSITORIES_SHOWN = 10
 
 
-def task_root_message(task: TaskInput, view: TaskView, run_url: str | None) -> Message:
+def task_root_message(delivery: EventDelivery) -> Message:
     """The message that starts the task's thread; rebuilt on every status change."""
+    task, run_url = delivery.headline, delivery.run_url
     blocks: list[Block] = [
         header(f":beetle: {task.title}"),
         section(_asked_by(task)),
     ]
     if task.description.strip():
         blocks.append(section(_description(task.description, run_url)))
-    blocks.append(section(repositories_text(task.repositories)))
-    blocks.append(context(status_line(view)))
-    buttons = _buttons(task, view, run_url)
+    blocks.append(section(repositories_text(task.repositories, task.repository_count)))
+    blocks.append(context(status_line(delivery)))
+    buttons = _buttons(delivery)
     if buttons:
         blocks.append(actions(*buttons))
-    fallback = f"Bug fix: {fallback_title(task.title)} — {status_words(view.status)}"
+    fallback = f"Bug fix: {fallback_title(task.title)} — {status_words(delivery.event.status)}"
     return message(fallback, blocks)
 
 
-def _asked_by(task: TaskInput) -> str:
+def _asked_by(task: TaskHeadline) -> str:
     """Who asked, the task id and the ticket when there is one."""
     line = f"Requested by {mention(task.requester)} · task {code(task.task_id)}"
     if task.ticket_url and is_web_url(task.ticket_url):
@@ -60,22 +62,24 @@ def repository_line(repo: RepositorySpec) -> str:
     return f"*{name}* on {code(repo.branch)}"
 
 
-def repositories_text(repositories: list[RepositorySpec]) -> str:
-    """The repositories as a bullet list, with a count of those left out."""
+def repositories_text(repositories: list[RepositorySpec], count: int | None = None) -> str:
+    """The repositories as a bullet list, with a count of those left out (`count` is how many
+    there are, when only the first few are given)."""
     shown = [repository_line(r) for r in repositories[:REPOSITORIES_SHOWN]]
-    hidden = len(repositories) - len(shown)
+    hidden = max(count if count is not None else 0, len(repositories)) - len(shown)
     if hidden > 0:
         shown.append(f"…and {hidden} more repositories")
     return bullet_list(shown) if shown else "_no repositories_"
 
 
-def _buttons(task: TaskInput, view: TaskView, run_url: str | None) -> list[Block]:
+def _buttons(delivery: EventDelivery) -> list[Block]:
     """A View run link button when there is a run URL; Cancel while the task can stop."""
     buttons: list[Block] = []
+    run_url = delivery.run_url
     if run_url and len(run_url) <= BUTTON_URL:
         buttons.append(button("View run", ids.OPEN_RUN, url=run_url))
-    if not view.status.is_terminal:
-        buttons.append(cancel_button(task.task_id))
+    if not delivery.event.status.is_terminal:
+        buttons.append(cancel_button(delivery.headline.task_id))
     return buttons
 
 
