@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.proxies.egress.proxy import host_allowed, valid_entry
+from orchestration.proxies.egress.allowlist import host_allowed, valid_entry
 
 NPM = ["*.npmjs.org"]
 CASES = [

@@ -12,7 +12,8 @@ import aiohttp
 import pytest
 from multidict import CIMultiDictProxy
 
-from orchestration.proxies.model.proxy import ModelPricing, ModelProxy, ProxyRoute
+from orchestration.proxies.model.pricing import ModelPricing
+from orchestration.proxies.model.proxy import ModelProxy, ProxyRoute
 from tests.model_proxy.upstream import MODEL, FakeUpstream
 
 REAL_KEY = "sk-ant-api03-REALKEY-0123456789abcdefghijklmnopqrstuvwxyz"

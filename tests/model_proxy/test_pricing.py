@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.proxies.model.proxy import (
+from orchestration.proxies.model.pricing import (
     DEFAULT_PRICING,
     ModelPricing,
-    _partial_suffix,
-    _Redactor,
-    _UsageMeter,
     dollars,
     pricing_for,
     usage_cost,
 )
+from orchestration.proxies.model.providers.anthropic import UsageMeter
+from orchestration.proxies.model.redaction import Redactor, _partial_suffix
 from tests.model_proxy.upstream import SSE_BODY
 
 
@@ -59,7 +58,7 @@ def test_cost_counts_every_kind_of_token() -> None:
 
 def test_meter_reads_sse_usage_across_odd_chunk_boundaries() -> None:
     """Usage is read from message_start and message_delta however the stream is cut up."""
-    meter = _UsageMeter("text/event-stream; charset=utf-8")
+    meter = UsageMeter("text/event-stream; charset=utf-8")
     for start in range(0, len(SSE_BODY), 5):
         meter.feed(SSE_BODY[start : start + 5])
     meter.finish()
@@ -71,7 +70,7 @@ def test_meter_reads_sse_usage_across_odd_chunk_boundaries() -> None:
 def test_meter_ignores_bodies_it_cannot_read() -> None:
     """Broken JSON or an error body leaves no usage behind."""
     for content_type, body in [("application/json", b"{not json"), ("text/plain", b"usage")]:
-        meter = _UsageMeter(content_type)
+        meter = UsageMeter(content_type)
         meter.feed(body)
         meter.finish()
         assert meter.usage == {} and meter.model is None
@@ -82,7 +81,7 @@ def test_redactor_masks_a_secret_split_over_chunks() -> None:
     secret = b"sk-ant-secret-123"
     stream = b"a" + secret + b"b sk-ant-" + b"c" + secret
     for size in range(1, len(stream) + 1):
-        redactor = _Redactor(secret)
+        redactor = Redactor(secret)
         out = b"".join(redactor.feed(stream[i : i + size]) for i in range(0, len(stream), size))
         out += redactor.flush()
         assert out == stream.replace(secret, b"*" * len(secret))
@@ -92,7 +91,7 @@ def test_redactor_holds_back_only_a_possible_start_of_the_secret() -> None:
     """Bytes that cannot begin the secret are passed on at once."""
     assert _partial_suffix(b"data: {}\n\n", b"sk-ant-x") == 0
     assert _partial_suffix(b"value sk-a", b"sk-ant-x") == 4
-    assert _Redactor(b"").feed(b"anything") == b"anything"
+    assert Redactor(b"").feed(b"anything") == b"anything"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""The model providers the proxy speaks to, one module each."""

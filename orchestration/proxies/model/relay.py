@@ -1,0 +1,209 @@
+"""Forwards one request from a sandbox to the model API and streams the answer back.
+
+The request leaves with the real key in place of the task token and without the headers of the
+sandbox's own connection; it goes to the configured host whatever its target says. The answer
+comes back chunk by chunk as it arrives (claude streams), unchanged but for the key masked
+wherever an upstream echoes it, and its usage is read on the way for the task's bill.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+from multidict import CIMultiDict
+from pydantic import SecretStr
+from yarl import URL
+
+from orchestration.proxies.headers import HOP_BY_HOP, connection_listed
+from orchestration.proxies.model.providers import anthropic
+from orchestration.proxies.model.redaction import Redactor
+
+log = structlog.get_logger(__name__)
+
+HEADER_VALUE = re.compile(r"[\x21-\x7e]+")  # visible ASCII, as an API key is
+CONNECT_TIMEOUT_SECONDS = 30.0
+MAX_BODY_KEPT = 32 * 1024 * 1024  # Anthropic's request size limit; bigger bodies are not kept
+REQUEST_DROPPED = (
+    HOP_BY_HOP
+    | anthropic.CREDENTIAL_HEADERS
+    | {"host", "content-length", "accept-encoding", "expect"}
+)
+RESPONSE_DROPPED = HOP_BY_HOP
+DECODED_DROPPED = frozenset({"content-encoding", "content-length"})
+SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Content-Type"})
+
+# called once an answer has reported usage: the model it was for, and its usage record
+Account = Callable[[str | None, Mapping[str, Any]], None]
+
+
+class _BodyTee:
+    """Streams a request body upstream while keeping a copy to read its model afterwards."""
+
+    def __init__(self, request: web.Request) -> None:
+        """Wrap the incoming request's body stream."""
+        self._request = request
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Yield the body chunk by chunk as it arrives."""
+        async for chunk in self._request.content.iter_any():
+            self._keep(chunk)
+            yield chunk
+
+    def _keep(self, chunk: bytes) -> None:
+        """Keep a chunk unless the body has grown past the size worth keeping."""
+        self._size += len(chunk)
+        if self._size <= MAX_BODY_KEPT:
+            self._chunks.append(chunk)
+        else:
+            self._chunks.clear()
+
+    def model(self) -> str | None:
+        """The request body's ``model``, when it was a JSON object small enough to keep."""
+        return anthropic.request_model(b"".join(self._chunks))
+
+
+def _cut(request: web.Request) -> None:
+    """Abort the client's connection so a broken upstream answer does not look complete."""
+    if request.transport is not None:
+        request.transport.abort()
+
+
+async def _send(response: web.StreamResponse, data: bytes) -> None:
+    """Write a non-empty piece of the answer to the client."""
+    if data:
+        await response.write(data)
+
+
+def _finish_upstream(upstream: aiohttp.ClientResponse, complete: bool) -> None:
+    """Pool the upstream connection after a whole answer; close it after a broken one."""
+    if complete:
+        upstream.release()
+    else:
+        upstream.close()
+
+
+class Relay:
+    """The one upstream HTTP session, and how a request crosses it and its answer returns."""
+
+    def __init__(
+        self, *, upstream_url: str, api_key: str | None, extra_headers: Mapping[str, str]
+    ) -> None:
+        """Check the settings; no session exists until `start`."""
+        self.upstream = URL(upstream_url)
+        if not self.upstream.absolute or self.upstream.scheme not in {"http", "https"}:
+            raise ValueError("the upstream URL must be an absolute http or https URL")
+        if api_key and not HEADER_VALUE.fullmatch(api_key):
+            raise ValueError("the API key has characters not allowed in a header")
+        self._api_key = SecretStr(api_key) if api_key else None
+        self._extra_headers = dict(extra_headers)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def has_key(self) -> bool:
+        """Whether a real key is sent upstream (without one, the upstream needs none)."""
+        return self._api_key is not None
+
+    @property
+    def started(self) -> bool:
+        """Whether the session is open."""
+        return self._session is not None
+
+    async def start(self) -> None:
+        """Open the upstream session, pooling connections across every task's requests."""
+        if self._session is not None:
+            return
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_SECONDS)
+        self._session = aiohttp.ClientSession(
+            timeout=timeout,
+            connector=aiohttp.TCPConnector(limit=0),
+            auto_decompress=True,
+            skip_auto_headers=SKIP_AUTO_HEADERS,
+        )
+
+    async def close(self) -> None:
+        """Close the upstream session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def forward(self, request: web.Request, account: Account) -> web.StreamResponse:
+        """Send the request upstream and relay the answer, reporting its usage to ``account``
+        even when the answer is cut short (the tokens were spent)."""
+        if self._session is None:
+            raise RuntimeError("the relay is not started")
+        tee = _BodyTee(request)
+        try:
+            upstream = await self._session.request(
+                request.method,
+                anthropic.upstream_target(self.upstream, request.rel_url),
+                headers=self._upstream_headers(request),
+                data=tee.chunks() if request.body_exists else None,
+                allow_redirects=False,
+            )
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("model upstream unreachable", error=type(exc).__name__)
+            return anthropic.unreachable(exc)
+        meter = anthropic.UsageMeter(upstream.headers.get("Content-Type", ""))
+        try:
+            return await self._stream(request, upstream, meter)
+        finally:
+            if meter.usage:
+                account(meter.model or tee.model(), meter.usage)
+
+    def _upstream_headers(self, request: web.Request) -> CIMultiDict[str]:
+        """The request's end-to-end headers with the real credential in place of the token."""
+        dropped = REQUEST_DROPPED | connection_listed([request.headers.get("Connection", "")])
+        headers = CIMultiDict(
+            (k, v) for k, v in request.headers.items() if k.lower() not in dropped
+        )
+        headers["Accept-Encoding"] = "identity"
+        if request.content_length is not None:
+            headers["Content-Length"] = str(request.content_length)
+        headers.update(self._extra_headers)
+        if self._api_key is not None:
+            headers.update(anthropic.credential(self._api_key.get_secret_value()))
+        return headers
+
+    def _response_headers(self, upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+        """The answer's end-to-end headers; length and encoding go if the body was decoded."""
+        dropped = RESPONSE_DROPPED | connection_listed([upstream.headers.get("Connection", "")])
+        if upstream.headers.get("Content-Encoding", "identity").lower() != "identity":
+            dropped |= DECODED_DROPPED
+        secret = self._api_key.get_secret_value() if self._api_key else None
+        return CIMultiDict(
+            (k, v)
+            for k, v in upstream.headers.items()
+            if k.lower() not in dropped and not (secret and secret in v)
+        )
+
+    async def _stream(
+        self, request: web.Request, upstream: aiohttp.ClientResponse, meter: anthropic.UsageMeter
+    ) -> web.StreamResponse:
+        """Stream the upstream answer to the client chunk by chunk."""
+        response = web.StreamResponse(
+            status=upstream.status, reason=upstream.reason, headers=self._response_headers(upstream)
+        )
+        secret = self._api_key.get_secret_value().encode() if self._api_key else b""
+        redactor = Redactor(secret)
+        complete = False
+        try:
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_any():
+                meter.feed(chunk)
+                await _send(response, redactor.feed(chunk))
+            await _send(response, redactor.flush())
+            meter.finish()
+            complete = True
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("model answer cut short", error=type(exc).__name__)
+            _cut(request)
+        finally:
+            _finish_upstream(upstream, complete)
+        return response
