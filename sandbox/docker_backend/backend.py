@@ -39,6 +39,8 @@ from .naming import container_name, is_managed, labels, task_id_from_container_n
 
 _VOLUME_BUSY_ATTEMPTS = 10
 _VOLUME_BUSY_PAUSE_SECONDS = 0.1
+_RACE_ATTEMPTS = 50
+_RACE_PAUSE_SECONDS = 0.1
 
 
 class DockerSandbox:
@@ -272,11 +274,17 @@ class DockerSandbox:
         return self._info(str(container.id))
 
     def _adopt_after_race(self, spec: SandboxSpec) -> SandboxInfo:
-        """The container another caller created for the same task a moment ago."""
-        attrs = self._inspect_managed(container_name(spec.task_id))
-        if attrs is None:
-            raise SandboxError(f"sandbox for task {spec.task_id} vanished while being created")
-        return self._ensure_running(attrs)
+        """The container another caller created for the same task a moment ago.
+
+        The engine reserves the name before the container can be inspected, so the winner's
+        container may take a moment to appear.
+        """
+        for _ in range(_RACE_ATTEMPTS):
+            attrs = self._inspect_managed(container_name(spec.task_id))
+            if attrs is not None:
+                return self._ensure_running(attrs)
+            time.sleep(_RACE_PAUSE_SECONDS)
+        raise SandboxError(f"sandbox for task {spec.task_id} vanished while being created")
 
     def _ensure_running(self, attrs: dict[str, Any]) -> SandboxInfo:
         """Start a stopped sandbox and describe it."""
