@@ -1,0 +1,1 @@
+"""Activities on real parts without Docker: the in-memory sandbox stands in for the container."""

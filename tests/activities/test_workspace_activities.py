@@ -1,0 +1,182 @@
+"""Preparing the workspace and collecting the change, on a real repository and real git,
+with the in-memory sandbox in place of the container."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from orchestration.activities.workspace_activities import WorkspaceActivities
+from orchestration.models import (
+    ChangeSet,
+    CollectRequest,
+    FileChange,
+    RepositorySpec,
+    SandboxRef,
+    SandboxTarget,
+    TaskInput,
+    WorkspaceReport,
+)
+from orchestration.testing.memory_sandbox import InMemorySandbox
+from sandbox.interface import SandboxInfo
+from tests.forge.gitrepo import git
+
+FIXED_CART = "def average(prices):\n    return sum(prices) / len(prices) if prices else 0.0\n"
+
+
+def spec_of(source: Path, branch: str = "main") -> RepositorySpec:
+    """The repository spec of a local source repository."""
+    return RepositorySpec(url=source.as_uri(), branch=branch, name=source.name)
+
+
+def target_for(sandbox: SandboxInfo, *repositories: RepositorySpec) -> SandboxTarget:
+    """The activity argument for a task on these repositories in this sandbox."""
+    task = TaskInput(
+        task_id="task-1",
+        title="Average of an empty cart crashes",
+        repositories=list(repositories),
+        requester="U123",
+        created_at=datetime(2025, 1, 2, tzinfo=UTC),
+    )
+    ref = SandboxRef(sandbox_id=sandbox.sandbox_id, name=sandbox.name)
+    return SandboxTarget(task=task, sandbox=ref)
+
+
+async def prepare(activities: WorkspaceActivities, target: SandboxTarget) -> WorkspaceReport:
+    """Run the prepare activity as Temporal would."""
+    report: WorkspaceReport = await ActivityEnvironment().run(activities.prepare, target)
+    return report
+
+
+async def collect(
+    activities: WorkspaceActivities, target: SandboxTarget, report: WorkspaceReport
+) -> ChangeSet:
+    """Run the collect activity as Temporal would."""
+    request = CollectRequest(task=target.task, sandbox=target.sandbox, workspace=report)
+    changes: ChangeSet = await ActivityEnvironment().run(activities.collect, request)
+    return changes
+
+
+def in_sandbox(backend: InMemorySandbox, sandbox: SandboxInfo, script: str) -> str:
+    """Run a shell script in the prepared repository, as the agent would; its stdout."""
+    result = backend.exec(sandbox.sandbox_id, ["sh", "-c", script], workdir="/workspace/shop")
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.decode()
+
+
+def applied_to(source: Path, patch: str, scratch: Path) -> Path:
+    """A fresh clone of source with the patch applied; its path."""
+    git(scratch.parent, "clone", "--quiet", str(source), str(scratch))
+    subprocess.run(
+        ["git", "-C", str(scratch), "apply", "--index", "-"],
+        input=patch.encode(),
+        check=True,
+        capture_output=True,
+    )
+    return scratch
+
+
+async def test_prepare_puts_the_branch_and_its_history_in_the_workspace(
+    activities: WorkspaceActivities,
+    backend: InMemorySandbox,
+    sandbox: SandboxInfo,
+    source: Path,
+) -> None:
+    """The repository lands at /workspace/shop at the branch's commit, clean, with history,
+    next to the guide files that name it."""
+    report = await prepare(activities, target_for(sandbox, spec_of(source)))
+    [prepared] = report.repositories
+    assert (prepared.name, prepared.path) == ("shop", "/workspace/shop")
+    assert prepared.commit == git(source, "rev-parse", "HEAD")
+    assert in_sandbox(backend, sandbox, "git rev-parse HEAD").strip() == prepared.commit
+    assert in_sandbox(backend, sandbox, "git status --porcelain") == ""
+    assert in_sandbox(backend, sandbox, "git log --format=%s").splitlines() == [
+        "Describe the shop",
+        "Initial commit",
+    ]
+    assert in_sandbox(backend, sandbox, "cat README.md") == "# shop\n\nSells things.\n"
+    guide = in_sandbox(backend, sandbox, "cat ../CLAUDE.md")
+    assert "/workspace/shop" in guide
+    assert in_sandbox(backend, sandbox, "cat ../AGENTS.md") == guide
+
+
+async def test_collect_returns_the_agents_edit_as_a_patch_that_applies(
+    activities: WorkspaceActivities,
+    backend: InMemorySandbox,
+    sandbox: SandboxInfo,
+    source: Path,
+    tmp_path: Path,
+) -> None:
+    """An edit, a new file and a deletion come back as one patch with its file list; the
+    patch applied to the source at the base commit gives exactly the edited tree."""
+    target = target_for(sandbox, spec_of(source))
+    report = await prepare(activities, target)
+    in_sandbox(
+        backend,
+        sandbox,
+        f"printf '%s' '{FIXED_CART}' > cart.py && echo 'def test(): pass' > test_cart.py"
+        " && rm old.txt",
+    )
+    changes = await collect(activities, target, report)
+    [change] = changes.repositories
+    assert change.base_commit == report.repositories[0].commit
+    assert sorted(change.files, key=lambda f: f.path) == [
+        FileChange(path="cart.py", additions=1, deletions=1),
+        FileChange(path="old.txt", additions=0, deletions=1),
+        FileChange(path="test_cart.py", additions=1, deletions=0),
+    ]
+    assert change.protected_files == []
+    check = applied_to(source, change.patch, tmp_path / "check")
+    assert (check / "cart.py").read_text() == FIXED_CART
+    assert not (check / "old.txt").exists()
+    assert (check / "test_cart.py").read_text() == "def test(): pass\n"
+
+
+async def test_no_edit_and_build_artefacts_collect_nothing(
+    activities: WorkspaceActivities,
+    backend: InMemorySandbox,
+    sandbox: SandboxInfo,
+    source: Path,
+) -> None:
+    """Running the tests leaves caches behind; they are not a change."""
+    target = target_for(sandbox, spec_of(source))
+    report = await prepare(activities, target)
+    in_sandbox(backend, sandbox, "mkdir __pycache__ .pytest_cache && touch __pycache__/cart.pyc")
+    changes = await collect(activities, target, report)
+    assert changes.repositories == []
+
+
+async def test_an_edit_under_a_protected_path_is_flagged(
+    activities: WorkspaceActivities,
+    backend: InMemorySandbox,
+    sandbox: SandboxInfo,
+    source: Path,
+) -> None:
+    """A changed CI workflow is collected and named as protected, for the approver to see."""
+    target = target_for(sandbox, spec_of(source))
+    report = await prepare(activities, target)
+    in_sandbox(backend, sandbox, "echo 'on: pull_request' > .github/workflows/ci.yml")
+    changes = await collect(activities, target, report)
+    [change] = changes.repositories
+    assert change.protected_files == [".github/workflows/ci.yml"]
+    assert changes.protected_paths_allowed is False
+
+
+async def test_a_missing_branch_fails_for_good(
+    activities: WorkspaceActivities,
+    backend: InMemorySandbox,
+    sandbox: SandboxInfo,
+    source: Path,
+) -> None:
+    """A branch the repository does not have is not retried, and nothing is put in place."""
+    target = target_for(sandbox, spec_of(source, branch="no-such-branch"))
+    with pytest.raises(ApplicationError) as caught:
+        await prepare(activities, target)
+    assert (caught.value.type, caught.value.non_retryable) == ("BranchMissing", True)
+    assert "no-such-branch" in str(caught.value)
+    assert not any(backend.host_path(sandbox.sandbox_id, "/workspace").iterdir())
