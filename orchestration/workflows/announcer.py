@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         Thread,
         bounded,
     )
+    from orchestration.workflows.state import Announcements
     from orchestration.workflows.task_events import event_for, headline_of
     from orchestration.workflows.waits import wait_through_cancel
 
@@ -51,20 +52,26 @@ EVENTS_FOR_EVERY_ORIGIN = "events-for-every-origin"
 class Announcer:
     """Emits a task's events and keeps the latest of them for the `events` query."""
 
-    def __init__(self, task: TaskInput, view: Callable[[], TaskView]) -> None:
+    def __init__(
+        self,
+        task: TaskInput,
+        view: Callable[[], TaskView],
+        memory: Announcements | None = None,
+    ) -> None:
         self._task = task
         self._view = view
         self._headline = headline_of(task)
-        self.thread: Thread | None = None
+        # part of the task's state, so a run that continues as new goes on with it
+        self._memory = memory if memory is not None else Announcements()
         self._pending: list[Any] = []
-        self._last_progress: datetime | None = None
-        self._events: list[TaskEvent] = []
-        self._seq = 0
-        self._card: CardReady | None = None
         # a Slack task always sent notices; asking for the patch there would add a marker
         self._enabled = task.origin.kind is OriginKind.SLACK or workflow.patched(
             EVENTS_FOR_EVERY_ORIGIN
         )
+
+    @property
+    def thread(self) -> Thread | None:
+        return self._memory.thread
 
     @property
     def enabled(self) -> bool:
@@ -75,14 +82,15 @@ class Announcer:
         """Post the root message; its id becomes the task's thread."""
         receipt = await self._deliver(self._record(NoticeKind.STARTED, ""))
         if receipt is not None and receipt.message and receipt.channel:
-            self.thread = Thread(channel=receipt.channel, root=receipt.message)
+            self._memory.thread = Thread(channel=receipt.channel, root=receipt.message)
 
     async def card(self) -> None:
         """Post the approval card and remember it, so the decision can be shown on it."""
         event = self._record(NoticeKind.CHANGES_READY, "")
         receipt = await self._deliver(event)
-        if self.thread is not None and receipt is not None and receipt.message:
-            self.thread = self.thread.model_copy(update={"card": receipt.message})
+        thread = self._memory.thread
+        if thread is not None and receipt is not None and receipt.message:
+            self._memory.thread = thread.model_copy(update={"card": receipt.message})
 
     def post(self, kind: NoticeKind, text: str = "") -> None:
         """Send an event without waiting for it."""
@@ -102,10 +110,10 @@ class Announcer:
 
     def progress(self, text: str) -> None:
         """Refresh the status line, at most every few seconds."""
-        now = workflow.now()
-        if self._last_progress is not None and now - self._last_progress < PROGRESS_EVERY:
+        now, last = workflow.now(), self._memory.last_progress_at
+        if last is not None and now - last < PROGRESS_EVERY:
             return
-        self._last_progress = now
+        self._memory.last_progress_at = now
         self.post(NoticeKind.PROGRESS, text)
 
     async def finish(self, kind: NoticeKind, text: str = "") -> None:
@@ -122,18 +130,19 @@ class Announcer:
 
     def events_after(self, seq: int) -> list[TaskEvent]:
         """The kept events with a sequence number above `seq`, oldest first."""
-        return [e for e in self._events if e.seq > seq]
+        return [e for e in self._memory.events if e.seq > seq]
 
     def _record(self, kind: NoticeKind, text: str) -> TaskEvent:
-        self._seq += 1
+        memory = self._memory
+        memory.seq += 1
         event = event_for(
-            kind, text, self._view(), headline=self._headline, seq=self._seq, at=workflow.now()
+            kind, text, self._view(), headline=self._headline, seq=memory.seq, at=workflow.now()
         )
         if isinstance(event, CardReady):
-            self._card = event
-        self._events.append(event)
-        if len(self._events) > EVENTS_KEPT:
-            self._events.remove(_oldest_to_drop(self._events))
+            memory.card = event
+        memory.events.append(event)
+        if len(memory.events) > EVENTS_KEPT:
+            memory.events.remove(_oldest_to_drop(memory.events))
         return event
 
     async def _deliver(self, event: TaskEvent) -> DeliveryReceipt | None:
@@ -159,7 +168,7 @@ class Announcer:
             headline=self._headline,
             thread=self.thread,
             activity=bounded(latest, PROGRESS_CHARS) if latest else None,
-            card=self._card if event.kind == "decided" else None,
+            card=self._memory.card if event.kind == "decided" else None,
         )
 
 

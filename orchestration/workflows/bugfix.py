@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         TaskStatus,
         TaskView,
     )
+    from orchestration.models.events import TaskEvent
     from orchestration.policy.approval import decision_refusal
     from orchestration.workflows.announcer import Announcer
     from orchestration.workflows.state import Stage, TaskState, status_view, task_result
@@ -112,13 +113,11 @@ class BugFixWorkflow:
         instead of the task (one argument either way: old histories hold just the task)."""
         state = self._state
         task = state.task
-        self._announcer = announcer = Announcer(task, self.status)
-        announcer.thread = state.thread
+        self._announcer = announcer = Announcer(task, self.status, state.announcements)
         carry_on = False
         try:
             if not self._carried:
                 await announcer.started()
-                state.thread = announcer.thread
             await self._fix()
         except _CarryOn:
             carry_on = True
@@ -266,7 +265,6 @@ class BugFixWorkflow:
         s.begin(Step.APPROVAL, workflow.now())
         if self._announcer is not None:
             await self._announcer.card()
-            s.thread = self._announcer.thread
 
     async def _approval_gate(self) -> None:
         """Wait for a decision: approved goes on to publish, requested changes to the agent."""
@@ -356,7 +354,6 @@ class BugFixWorkflow:
         s = self._state
         if self._announcer is not None:
             await self._announcer.flush()
-            s.thread = self._announcer.thread
         await workflow.wait_condition(workflow.all_handlers_finished)
         s.runs += 1
         workflow.logger.info("continuing as new run %d of the task", s.runs)
@@ -589,6 +586,11 @@ class BugFixWorkflow:
     def result(self) -> TaskResult | None:
         """The final result, once the task has ended."""
         return self._result
+
+    @workflow.query
+    def events(self, after: int) -> list[TaskEvent]:
+        """The task's kept events with a sequence number above `after`, oldest first."""
+        return self._announcer.events_after(after) if self._announcer else []
 
     @workflow.query
     def get_claude_result(self) -> AgentResult | None:

@@ -25,7 +25,6 @@ from orchestration.models import (
     PublishResult,
     RefusedAction,
     SandboxRef,
-    SlackThread,
     Step,
     StepTiming,
     TaskInput,
@@ -35,6 +34,7 @@ from orchestration.models import (
     TokenUsage,
     WorkspaceReport,
 )
+from orchestration.models.events import CardReady, TaskEvent, Thread
 
 
 class Stage(StrEnum):
@@ -47,6 +47,17 @@ class Stage(StrEnum):
     APPROVAL = "approval"  # wait for a decision on the change
     PUBLISH = "publish"  # open the pull requests
     DONE = "done"
+
+
+class Announcements(BaseModel):
+    """What the announcer remembers of a task's events: where its messages live, the events
+    kept for the `events` query, the latest approval card, when progress last went out."""
+
+    thread: Thread | None = None
+    seq: int = 0
+    events: list[TaskEvent] = Field(default_factory=list)
+    card: CardReady | None = None
+    last_progress_at: datetime | None = None
 
 
 class TaskState(BaseModel):
@@ -78,7 +89,7 @@ class TaskState(BaseModel):
     pull_requests: PublishResult | None = None
     error: str | None = None
     wait_deadline: datetime | None = None  # when the current wait expires, across runs
-    thread: SlackThread | None = None  # where the task's chat messages live, once posted
+    announcements: Announcements = Field(default_factory=Announcements)
     runs: int = 1  # workflow runs so far (continue-as-new starts the next)
 
     def begin(self, step: Step, now: datetime) -> None:

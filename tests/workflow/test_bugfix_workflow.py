@@ -546,9 +546,6 @@ async def test_two_approvals_at_once_decide_once(harness: Callable[[Stubs], Task
     assert result.status is TaskStatus.COMPLETED and stubs.calls.count("publish") == 1
 
 
-@pytest.mark.skipif(
-    not hasattr(BugFixWorkflow, "events"), reason="waits for the `events` query in bugfix.py"
-)
 async def test_events_query_lists_a_tasks_events_after_a_sequence_number(
     harness: Callable[[Stubs], TaskGateway],
 ) -> None:

@@ -79,7 +79,7 @@ async def test_a_task_past_the_history_limit_carries_on_in_a_new_run(
     """Waiting for an answer and then for approval, the history passes the limit twice; each
     time the task continues as a new run, and it ends as if nothing happened: the answer
     reaches the same session, the approval opens one PR, the sandbox is provisioned and
-    removed once, and the cost of both agent runs is kept."""
+    removed once, the cost of both agent runs is kept, and the event log runs on unbroken."""
     stubs, gateway = running
     task = make_task(continue_as_new_after_events=HISTORY_LIMIT)
     await gateway.start(task)
@@ -103,6 +103,9 @@ async def test_a_task_past_the_history_limit_carries_on_in_a_new_run(
     assert len({r.session_id for r in stubs.agent_requests}) == 1
     assert result.cost_usd == pytest.approx(0.5)
     assert result.decision is not None and result.decision.decision.by == "alice"
+    events = await gateway.events(task.task_id, 0)
+    assert events[0].kind == "started" and events[-1].kind == "finished"
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
     statuses = await _run_statuses(gateway, task)
     assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 2, statuses
     assert statuses.count(WorkflowExecutionStatus.COMPLETED) == 1
