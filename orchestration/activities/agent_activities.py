@@ -1,4 +1,7 @@
-"""Running Claude Code in the sandbox: stream its output, heartbeat, report progress."""
+"""Running the coding agent in the sandbox: stream its output, heartbeat, report progress.
+
+The agent CLI is whatever AgentRunner the worker was built with; this module knows only the port.
+"""
 
 from __future__ import annotations
 
@@ -16,18 +19,19 @@ from orchestration.activities.sandbox_activities import (
     egress_environment,
     sandbox_model_url,
 )
-from orchestration.agents.claude.command import (
-    SANDBOX_HOME,
-    ClaudeInvocation,
-    claude_argv,
-    claude_environment,
+from orchestration.agents.port import (
+    AgentCommand,
+    AgentInvocation,
+    AgentRunError,
+    AgentRunner,
+    AgentStreamParser,
+    SandboxQuery,
 )
-from orchestration.agents.claude.stream import AgentRunError, StreamState, final_result
 from orchestration.agents.prompt import agent_prompt
 from orchestration.models import AgentMode, AgentProgress, AgentRequest, AgentResult
 from orchestration.proxies.egress.proxy import EgressProxy
 from orchestration.proxies.model.proxy import ModelProxy
-from sandbox.interface import WORKSPACE_PATH, ExecStream, Sandbox
+from sandbox.interface import WORKSPACE_PATH, ExecResult, ExecStream, Sandbox
 
 PROGRESS_SIGNAL = "report_progress"
 SIGNAL_INTERVAL_SECONDS = 2.0
@@ -42,18 +46,20 @@ STOPPED_DURING_RUN = (
 
 
 class AgentActivities:
-    """Holds the sandbox backend and the model endpoint the agent talks to."""
+    """Holds the sandbox backend, the agent runner and the model endpoint the agent talks to."""
 
     def __init__(
         self,
         backend: Sandbox,
         proxy: ModelProxy,
+        runner: AgentRunner,
         *,
         default_model: str | None,
         egress_policy: EgressPolicy,
         redact: Callable[[str], str] = lambda text: text,
         egress: EgressProxy | None = None,
     ) -> None:
+        self._runner = runner
         self._egress = egress
         self._redact = redact
         self._egress_policy = egress_policy
@@ -67,13 +73,6 @@ class AgentActivities:
         await self._require_running_sandbox(request, STOPPED_BEFORE_RUN)
         if activity.info().attempt > 1:
             request = await self._take_over(request)
-        invocation = ClaudeInvocation(
-            prompt=agent_prompt(request.task, request.mode, request.message),
-            session_id=request.session_id,
-            mode=request.mode,
-            budget_usd=request.budget_usd,
-            model=request.task.model or self._default_model,
-        )
         # the task's own token for the proxy: the real API key stays in this process (opened
         # here too, not only at provisioning: this may be a new worker process)
         route = await self._proxy.open_route(
@@ -82,28 +81,39 @@ class AgentActivities:
         hosts = self._egress_policy.hosts_for(request.task.allow_egress)
         if hosts and self._egress is not None:
             await self._egress.open_route(request.task.task_id, allowed_hosts=hosts)
+        command = self._command(request, route.token)
         stream = await asyncio.to_thread(
             self._backend.exec_stream,
             request.sandbox.sandbox_id,
-            claude_argv(invocation),
-            env=self._environment(request, route.token),
+            command.argv,
+            env=command.env,
             workdir=WORKSPACE_PATH,
             timeout_seconds=request.task.agent_timeout_seconds,
         )
-        state = StreamState()
+        parser = self._runner.new_stream_parser()
         try:
-            await self._follow(stream, state)
+            await self._follow(stream, parser)
         except asyncio.CancelledError:
             await self._stop_agent(request.sandbox.sandbox_id)
             raise
-        outcome = stream.result()
-        if state.result is None and not outcome.timed_out:
-            await self._require_running_sandbox(request, STOPPED_DURING_RUN)
+        return self._redacted(await self._finish(request, parser, stream.result()))
+
+    async def _finish(
+        self, request: AgentRequest, parser: AgentStreamParser, outcome: ExecResult
+    ) -> AgentResult:
+        """The runner's result; a run without one in a sandbox that stopped says so. Both
+        failures are raised outside the `except`, so the unredacted AgentRunError never rides
+        along as their cause into history."""
         try:
-            result = final_result(state, outcome.exit_code, outcome.timed_out)
+            return parser.finish(outcome.exit_code, outcome.timed_out)
         except AgentRunError as exc:
-            raise permanent(self._redact(str(exc)), "AgentFailed") from None
-        # what the agent wrote goes into history, Slack and PRs: no token it came across
+            reason = self._redact(str(exc))
+        if not outcome.timed_out:
+            await self._require_running_sandbox(request, STOPPED_DURING_RUN)
+        raise permanent(reason, "AgentFailed")
+
+    def _redacted(self, result: AgentResult) -> AgentResult:
+        """What the agent wrote goes into history, Slack and PRs: no token it came across."""
         return result.model_copy(
             update={
                 "summary": self._redact(result.summary),
@@ -112,21 +122,25 @@ class AgentActivities:
         )
 
     async def _take_over(self, request: AgentRequest) -> AgentRequest:
-        """A retry after a lost attempt: stop the claude it left running in the sandbox, and
+        """A retry after a lost attempt: stop the agent it left running in the sandbox, and
         continue its session when it got far enough to have one."""
         sandbox_id = request.sandbox.sandbox_id
         await self._stop_agent(sandbox_id)
-        found = await asyncio.to_thread(
-            self._backend.exec,
-            sandbox_id,
-            ["find", f"{SANDBOX_HOME}/.claude/projects", "-name", f"{request.session_id}.jsonl"],
-            timeout_seconds=30,
-        )
-        if found.exit_code == 0 and found.stdout.strip() and request.mode is AgentMode.START:
+        query = self._runner.session_query(request.session_id)
+        if query is None or request.mode is not AgentMode.START:
+            # an answer or feedback run resumes anyway: deliver its message again, not
+            # "continue"; a runner that cannot find its sessions starts over
+            return request
+        if await self._ask(sandbox_id, query):
             activity.logger.info("resuming session %s after a lost attempt", request.session_id)
             return request.model_copy(update={"mode": AgentMode.CONTINUE, "message": ""})
-        # an answer or feedback run resumes anyway: deliver its message again, not "continue"
         return request
+
+    async def _ask(self, sandbox_id: str, query: SandboxQuery) -> bool:
+        found = await asyncio.to_thread(
+            self._backend.exec, sandbox_id, query.argv, timeout_seconds=query.timeout_seconds
+        )
+        return query.answered_yes(found.exit_code, found.stdout.decode(errors="replace"))
 
     async def _require_running_sandbox(self, request: AgentRequest, reason: str) -> None:
         """A sandbox that stopped (a Docker restart, a kill, the OOM killer) cannot carry on
@@ -135,39 +149,51 @@ class AgentActivities:
         if info is None or not info.running:
             raise permanent(reason, "SandboxStopped")
 
-    def _environment(self, request: AgentRequest, token: str) -> dict[str, str]:
-        env = claude_environment(sandbox_model_url(), token)
-        if self._egress_policy.hosts_for(request.task.allow_egress):
-            env.update(egress_environment())
-        return env
+    def _command(self, request: AgentRequest, token: str) -> AgentCommand:
+        """The runner's command for this request, plus the egress proxy's variables when the
+        task may reach the network through it."""
+        command = self._runner.run_command(
+            AgentInvocation(
+                prompt=agent_prompt(request.task, request.mode, request.message),
+                session_id=request.session_id,
+                mode=request.mode,
+                budget_usd=request.budget_usd,
+                model_url=sandbox_model_url(),
+                model_token=token,
+                model=request.task.model or self._default_model,
+            )
+        )
+        if not self._egress_policy.hosts_for(request.task.allow_egress):
+            return command
+        return AgentCommand(command.argv, {**command.env, **egress_environment()})
 
-    async def _follow(self, stream: ExecStream, state: StreamState) -> None:
+    async def _follow(self, stream: ExecStream, parser: AgentStreamParser) -> None:
         reporter = _ProgressReporter()
         try:
-            await self._relay(stream, state, reporter)
+            await self._relay(stream, parser, reporter)
         finally:
             await reporter.close()
 
     async def _relay(
-        self, stream: ExecStream, state: StreamState, reporter: _ProgressReporter
+        self, stream: ExecStream, parser: AgentStreamParser, reporter: _ProgressReporter
     ) -> None:
         async for line in _lines(stream):
-            progress = state.feed(line)
+            progress = parser.feed(line)
             if progress:
                 progress = self._redact(progress)
                 activity.heartbeat(progress)
                 await reporter.report(progress)
             else:
-                activity.heartbeat(state.progress)
-        if state.progress:
-            await reporter.report(self._redact(state.progress), force=True)
+                activity.heartbeat(parser.progress)
+        if parser.progress:
+            await reporter.report(self._redact(parser.progress), force=True)
 
     async def _stop_agent(self, sandbox_id: str) -> None:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(
                 self._backend.exec,
                 sandbox_id,
-                ["pkill", "-TERM", "-f", "claude"],
+                self._runner.stop_argv(),
                 timeout_seconds=10,
             )
 

@@ -15,6 +15,8 @@ from orchestration.activities.publish_activities import PublishActivities
 from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
 from orchestration.activities.validation_activities import ValidationActivities
 from orchestration.activities.workspace_activities import WorkspaceActivities
+from orchestration.agents.claude.runner import ClaudeCodeRunner
+from orchestration.agents.port import AgentRunner
 from orchestration.channels.fan_out import ChannelFanOut
 from orchestration.channels.log_channel import LogChannel
 from orchestration.channels.port import TaskChannel
@@ -36,8 +38,10 @@ def build_worker(
     channels: Sequence[TaskChannel] = (),
     *,
     services: SandboxServices,
+    agent_runner: AgentRunner | None = None,
 ) -> Worker:
-    """The worker for BugFixWorkflow and every activity it calls."""
+    """The worker for BugFixWorkflow and every activity it calls (the agent is Claude Code
+    unless another runner is given)."""
     mirrors = MirrorCache(settings.mirror_dir)
     activities: list[Callable[..., Any]] = [
         ValidationActivities(
@@ -48,6 +52,7 @@ def build_worker(
         AgentActivities(
             backend,
             services.model,
+            agent_runner or ClaudeCodeRunner(),
             default_model=settings.agent.model,
             egress_policy=_egress_policy(settings),
             redact=Redactor(settings.secret_values()).text,

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from orchestration.agents.port import AgentRunner
 from orchestration.client.gateway import TaskGateway
 from orchestration.models import TaskInput, TaskResult, TaskStatus, TaskView
 from orchestration.runtime.services import sandbox_services
@@ -83,17 +84,24 @@ class Loop:
 async def start_loop(
     temporal_env: WorkflowEnvironment, sandbox_image: str, tmp_path: Path, fake_github: FakeGitHub
 ) -> AsyncIterator[object]:
-    """Factory: start a worker whose model is the given scripted server's URL."""
+    """Factory: start a worker whose model is the given scripted server's URL (and whose agent
+    is Claude Code unless another runner is given)."""
     stack = contextlib.AsyncExitStack()
     backend = DockerSandbox()
 
-    async def start(model_url: str, sandbox: SandboxSettings | None = None) -> Loop:
+    async def start(
+        model_url: str,
+        sandbox: SandboxSettings | None = None,
+        agent_runner: AgentRunner | None = None,
+    ) -> Loop:
         queue = f"e2e-{uuid.uuid4().hex[:8]}"
         settings = e2e_settings(tmp_path / "data", fake_github, model_url, queue)
         if sandbox is not None:
             settings = settings.model_copy(update={"sandbox": sandbox})
         proxy = await stack.enter_async_context(sandbox_services(settings))
-        worker = build_worker(temporal_env.client, settings, backend, services=proxy)
+        worker = build_worker(
+            temporal_env.client, settings, backend, services=proxy, agent_runner=agent_runner
+        )
         await stack.enter_async_context(worker)
         target = temporal_env.client.service_client.config.target_host
         cli_env = {

@@ -1,4 +1,5 @@
-"""orchestration.agents.claude.stream on recordings of the real `claude` 2.1.330 stream-json."""
+"""The Claude runner's stream parser (orchestration.agents.claude.stream), through the port,
+on recordings of the real `claude` 2.1.330 stream-json."""
 
 from __future__ import annotations
 
@@ -8,18 +9,25 @@ from typing import Any
 
 import pytest
 
+from orchestration.agents.claude.runner import ClaudeCodeRunner
 from orchestration.agents.claude.stream import (
-    AgentRunError,
     StreamState,
     describe_assistant_message,
     describe_tool_use,
     failure_reason,
-    final_result,
-    read_stream,
 )
+from orchestration.agents.port import AgentRunError
 from orchestration.models import AgentOutcome
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def read_stream(lines: list[str]) -> StreamState:
+    """Every line fed to a fresh parser from the runner, as the agent activity does."""
+    parser = ClaudeCodeRunner().new_stream_parser()
+    for text in lines:
+        parser.feed(text)
+    return parser
 
 
 def recording(name: str) -> list[str]:
@@ -65,7 +73,7 @@ OUTCOME = {"outcome": "fixed", "summary": "fixed it"}
 def test_fixed_recording_gives_a_fixed_result() -> None:
     """The 'fixed' recording yields outcome fixed with its summary, cost, usage and turns."""
     lines = recording("claude_stream_fixed.jsonl")
-    agent = final_result(read_stream(lines), exit_code=0, timed_out=False)
+    agent = read_stream(lines).finish(0, False)
     assert agent.outcome is AgentOutcome.FIXED
     assert agent.summary.startswith("add() subtracted instead of adding")
     assert agent.question is None
@@ -82,7 +90,7 @@ def test_fixed_recording_session_id_matches_the_init_line() -> None:
     lines = recording("claude_stream_fixed.jsonl")
     state = read_stream(lines)
     assert state.session_id == init_session_id(lines) == "1f0c6a52-3d4e-4b7a-9c1d-2e8f5a6b7c01"
-    assert final_result(state, 0, False).session_id == state.session_id
+    assert state.finish(0, False).session_id == state.session_id
 
 
 def test_fixed_recording_progress_is_the_last_tool_use() -> None:
@@ -108,7 +116,7 @@ def test_fixed_recording_progress_lines_in_order() -> None:
 def test_clarify_recording_asks_the_question() -> None:
     """The 'clarify' recording yields needs_clarification with the agent's question."""
     lines = recording("claude_stream_clarify.jsonl")
-    agent = final_result(read_stream(lines), exit_code=0, timed_out=False)
+    agent = read_stream(lines).finish(0, False)
     assert agent.outcome is AgentOutcome.NEEDS_CLARIFICATION
     assert agent.question == "Should add(a, b) return a + b, or do some callers depend on a - b?"
     assert agent.session_id == init_session_id(lines)
@@ -120,7 +128,7 @@ def test_error_recording_raises_with_the_api_error_and_tail() -> None:
     """The 'error' recording (is_error with subtype success) raises AgentRunError with the tail."""
     lines = recording("claude_stream_error.jsonl")
     with pytest.raises(AgentRunError) as caught:
-        final_result(read_stream(lines), exit_code=1, timed_out=False)
+        read_stream(lines).finish(1, False)
     message = str(caught.value)
     assert message.startswith("the agent run failed: API Error: 529")
     assert "--- last output ---" in message
@@ -208,7 +216,7 @@ def test_odd_shaped_assistant_lines_do_not_crash(raw: str) -> None:
     assert state.tail == [raw]
 
 
-# --- final_result on hand-made streams -----------------------------------------------------
+# --- finish() on hand-made streams -----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -230,42 +238,42 @@ def test_garbage_lines_are_ignored(garbage: str) -> None:
     state = StreamState()
     assert state.feed(garbage) is None
     state.feed(result(structured_output=OUTCOME))
-    assert final_result(state, 0, False).outcome is AgentOutcome.FIXED
+    assert state.finish(0, False).outcome is AgentOutcome.FIXED
 
 
 def test_success_without_structured_output_is_an_error() -> None:
     """A success result with no structured output raises: the agent never reported."""
     state = read_stream([result(result="I fixed it, trust me")])
     with pytest.raises(AgentRunError, match="without reporting an outcome"):
-        final_result(state, 0, False)
+        state.finish(0, False)
 
 
 def test_structured_output_with_unknown_outcome_is_an_error() -> None:
     """An outcome outside the schema's enum counts as no outcome."""
     state = read_stream([result(structured_output={"outcome": "maybe", "summary": "?"})])
     with pytest.raises(AgentRunError, match="without reporting an outcome"):
-        final_result(state, 0, False)
+        state.finish(0, False)
 
 
 def test_timed_out_run_is_an_error_even_with_a_result() -> None:
     """A run that hit its time limit raises, whatever it printed."""
     state = read_stream([result(structured_output=OUTCOME)])
     with pytest.raises(AgentRunError, match="ran past its time limit"):
-        final_result(state, 0, timed_out=True)
+        state.finish(0, timed_out=True)
 
 
 def test_no_result_line_reports_the_exit_code() -> None:
     """A stream without a result line raises, naming the exit code."""
     state = read_stream([line({"type": "system", "subtype": "init", "session_id": "s"})])
     with pytest.raises(AgentRunError, match="exited with code 2 and no result"):
-        final_result(state, 2, False)
+        state.finish(2, False)
 
 
 def test_killed_without_a_result_says_out_of_memory() -> None:
     """Exit 137 with no result line (SIGKILL, the OOM killer's signal) names the memory limit."""
     state = read_stream([line({"type": "system", "subtype": "init", "session_id": "s"})])
     with pytest.raises(AgentRunError, match="out of memory at the sandbox's limit"):
-        final_result(state, 137, False)
+        state.finish(137, False)
 
 
 def test_budget_exceeded_result_mentions_the_budget() -> None:
@@ -281,7 +289,7 @@ def test_budget_exceeded_result_mentions_the_budget() -> None:
         ]
     )
     with pytest.raises(AgentRunError) as caught:
-        final_result(state, 1, False)
+        state.finish(1, False)
     assert str(caught.value).startswith("the agent run failed: Reached maximum budget ($0.01)")
 
 
@@ -302,7 +310,7 @@ def test_result_session_id_falls_back_to_init() -> None:
             result(session_id=None, structured_output=OUTCOME),
         ]
     )
-    assert final_result(state, 0, False).session_id == "from-init"
+    assert state.finish(0, False).session_id == "from-init"
 
 
 def test_summary_falls_back_to_result_text() -> None:
@@ -310,7 +318,7 @@ def test_summary_falls_back_to_result_text() -> None:
     state = read_stream(
         [result(structured_output={"outcome": "no_fix", "summary": ""}, result="nothing to change")]
     )
-    agent = final_result(state, 0, False)
+    agent = state.finish(0, False)
     assert (agent.outcome, agent.summary) == (AgentOutcome.NO_FIX, "nothing to change")
 
 
@@ -318,7 +326,7 @@ def test_malformed_result_fields_become_an_agent_run_error() -> None:
     """A non-numeric cost is reported as AgentRunError, not a stray ValueError."""
     state = read_stream([result(structured_output=OUTCOME, total_cost_usd="lots")])
     with pytest.raises(AgentRunError, match="could not be read"):
-        final_result(state, 0, False)
+        state.finish(0, False)
 
 
 def test_tail_is_capped_in_lines_and_length() -> None:
@@ -328,7 +336,7 @@ def test_tail_is_capped_in_lines_and_length() -> None:
     assert state.tail[0] == "line 81"
     assert state.tail[-1] == "y" * 2000
     with pytest.raises(AgentRunError) as caught:
-        final_result(state, 1, False)
+        state.finish(1, False)
     message = str(caught.value)
     assert "line 80" not in message
     assert "line 81\nline 82" in message

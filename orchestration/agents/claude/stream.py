@@ -6,10 +6,10 @@ Pure functions over lines of text, so they are tested on recordings of the real 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestration.agents.port import AgentRunError
 from orchestration.models import AgentOutcome, AgentResult, TokenUsage
 
 _TAIL_LINES = 20
@@ -24,13 +24,9 @@ _TOOL_SUBJECT = {
 }
 
 
-class AgentRunError(RuntimeError):
-    """The run failed; the message carries the reason and the tail of the output."""
-
-
 @dataclass
 class StreamState:
-    """What has been seen of one run's stream so far."""
+    """What has been seen of one run's stream so far; the Claude runner's stream parser."""
 
     session_id: str | None = None
     progress: str | None = None
@@ -61,6 +57,10 @@ class StreamState:
         if kind == "result":
             self.result = event
         return None
+
+    def finish(self, exit_code: int, timed_out: bool) -> AgentResult:
+        """The run's result once the CLI has exited (the port's end of a stream)."""
+        return final_result(self, exit_code, timed_out)
 
     def _remember(self, line: str) -> None:
         self.tail.append(line.rstrip("\r\n")[:2000])
@@ -172,11 +172,3 @@ def structured_outcome(event: dict[str, Any]) -> dict[str, Any]:
 def _with_tail(reason: str, state: StreamState) -> str:
     tail = "\n".join(state.tail[-_TAIL_LINES:])
     return f"{reason}\n--- last output ---\n{tail}" if tail else reason
-
-
-def read_stream(lines: Iterable[str]) -> StreamState:
-    """Feed every line of a finished run (used on recordings and in tests)."""
-    state = StreamState()
-    for line in lines:
-        state.feed(line)
-    return state
