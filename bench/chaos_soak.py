@@ -27,6 +27,7 @@ from bot.cli.demo_repo import PRICING, README, TESTS, scripted_fix
 from orchestration.client.gateway import ActionRefused, TaskGateway
 from orchestration.client.task_factory import make_task
 from orchestration.models import CancelRequest, Decision, RepositorySpec, TaskStatus
+from orchestration.models.index import SEARCH_ATTRIBUTES
 from orchestration.runtime.embedded_temporal import temporal_binary
 from orchestration.runtime.services import sandbox_services
 from orchestration.runtime.worker import build_worker
@@ -124,7 +125,9 @@ async def main(count: int, seed: int) -> None:
     rng = random.Random(seed)
     tasks = plans(rng, count)
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter
+        dev_server_existing_path=temporal_binary(),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
     )
     started = time.monotonic()
     statuses: Counter[str] = Counter()

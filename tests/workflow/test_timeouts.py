@@ -12,6 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from orchestration.client.gateway import workflow_id
+from orchestration.client.registration import register_search_attributes
 from orchestration.models import AgentOutcome, TaskInput, TaskResult, TaskStatus
 from orchestration.workflows.bugfix import BugFixWorkflow
 from tests.workflow.stubs import Stubs, agent_result, make_task, stub_worker
@@ -23,6 +24,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(binary), data_converter=pydantic_data_converter
     )
+    await register_search_attributes(env.client)  # the workflow keeps its task index
     try:
         yield env
     finally:
