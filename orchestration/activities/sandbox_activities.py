@@ -9,6 +9,7 @@ from temporalio import activity
 from orchestration.activities import names as names
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeats
+from orchestration.agents.port import AgentRunner
 from orchestration.models import DestroyRequest, ProvisionRequest, SandboxRef
 from orchestration.proxies.egress.proxy import EgressProxy
 from orchestration.proxies.model.proxy import ModelProxy
@@ -74,8 +75,10 @@ class SandboxActivities:
         network: str,
         limits: SandboxLimits,
         owner: str,
+        agent: AgentRunner,
         runtime: str | None = None,
     ) -> None:
+        self._agent = agent
         self._runtime = runtime
         self._egress = egress
         self._egress_policy = egress_policy
@@ -121,21 +124,28 @@ class SandboxActivities:
         return SandboxRef(sandbox_id=info.sandbox_id, name=info.name)
 
     async def _check_cli(self, info: SandboxInfo) -> None:
+        """The agent's CLI answers its runner's probe, or the sandbox is removed and the task
+        told why (an image built without it, or too little memory to start it)."""
+        query = self._agent.probe()
         probe = await asyncio.to_thread(
-            self._backend.exec, info.sandbox_id, ["claude", "--version"], timeout_seconds=60
+            self._backend.exec,
+            info.sandbox_id,
+            list(query.argv),
+            timeout_seconds=query.timeout_seconds,
         )
+        name = self._agent.name
         if probe.exit_code == 137:
             await asyncio.to_thread(self._backend.destroy, info.sandbox_id)
             raise permanent(
-                "the sandbox ran out of memory starting claude; raise FIXBOT_SANDBOX__MEMORY_MB",
+                f"the sandbox ran out of memory starting {name}; raise FIXBOT_SANDBOX__MEMORY_MB",
                 "SandboxTooSmall",
             )
-        if probe.exit_code != 0:
+        if not query.answered_yes(probe.exit_code, probe.stdout.decode(errors="replace")):
             await asyncio.to_thread(self._backend.destroy, info.sandbox_id)
             raise permanent(
-                f"the sandbox image {self._image} has no working `claude` CLI "
+                f"the sandbox image {self._image} has no working `{name}` CLI "
                 f"(exit {probe.exit_code}); rebuild it with `fixbot sandbox build`",
-                "ClaudeMissing",
+                "AgentCliMissing",
             )
 
     @activity.defn(name=names.DESTROY_SANDBOX)

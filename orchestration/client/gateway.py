@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio.client import (
     Client,
@@ -16,6 +17,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from orchestration.client.registration import ensure_registered, looks_unregistered
 from orchestration.models import (
@@ -36,6 +38,9 @@ from orchestration.workflows.bugfix import BugFixWorkflow
 WORKFLOW_ID_PREFIX = "fixbot-"
 EVENTS_QUERY = "events"  # BugFixWorkflow.events(after): the announcer's kept events
 QUERY_TIMEOUT = timedelta(seconds=10)
+UPDATE_ATTEMPTS = 3
+ArgumentT = TypeVar("ArgumentT")
+ResultT = TypeVar("ResultT")
 
 
 class UnknownTask(LookupError):
@@ -44,6 +49,10 @@ class UnknownTask(LookupError):
 
 class ActionRefused(ValueError):
     """The workflow refused the request; the message says why."""
+
+
+class TaskEnded(ActionRefused):
+    """The request reached a run that has ended (the task, or a run that continued as new)."""
 
 
 class NoWorker(RuntimeError):
@@ -137,25 +146,35 @@ class TaskGateway:
 
     async def decide(self, task_id: str, decision: Decision) -> DecisionRecord:
         """Approve or reject; ActionRefused says why when the workflow's validator refuses."""
-        handle = await self._existing(task_id)
-        async with _refusals(task_id):
-            return await handle.execute_update(BugFixWorkflow.decide, decision)
+        return await self._update(task_id, BugFixWorkflow.decide, decision)
 
     async def request_changes(self, task_id: str, request: ChangeRequest) -> None:
         """Send the fix back to the agent with a reviewer's feedback."""
-        handle = await self._existing(task_id)
-        async with _refusals(task_id):
-            await handle.execute_update(BugFixWorkflow.request_changes, request)
+        await self._update(task_id, BugFixWorkflow.request_changes, request)
 
     async def answer(self, task_id: str, answer: Answer) -> None:
-        handle = await self._existing(task_id)
-        async with _refusals(task_id):
-            await handle.execute_update(BugFixWorkflow.answer, answer)
+        await self._update(task_id, BugFixWorkflow.answer, answer)
 
     async def cancel(self, task_id: str, request: CancelRequest) -> TaskStatus:
-        handle = await self._existing(task_id)
-        async with _refusals(task_id):
-            return await handle.execute_update(BugFixWorkflow.request_cancel, request)
+        return await self._update(task_id, BugFixWorkflow.request_cancel, request)
+
+    async def _update(
+        self,
+        task_id: str,
+        update: UpdateMethodMultiParam[[BugFixWorkflow, ArgumentT], ResultT],
+        argument: ArgumentT,
+    ) -> ResultT:
+        """Send an update to the task's current run. One that lands on a run just as it
+        continues as new is sent again to the next run, instead of reading "ended"."""
+        for attempt in range(UPDATE_ATTEMPTS):
+            handle = await self._existing(task_id)
+            try:
+                async with _refusals(task_id):
+                    return await handle.execute_update(update, argument)
+            except TaskEnded:
+                if attempt + 1 == UPDATE_ATTEMPTS or not await self.is_running(task_id):
+                    raise
+        raise AssertionError("unreachable")
 
     async def is_running(self, task_id: str) -> bool:
         try:
@@ -223,5 +242,5 @@ async def _refusals(task_id: str) -> AsyncIterator[None]:
         raise ActionRefused(getattr(cause, "message", None) or str(cause or exc)) from None
     except RPCError as exc:
         if "completed" in exc.message or exc.status == RPCStatusCode.NOT_FOUND:
-            raise ActionRefused(f"task {task_id} has ended") from None
+            raise TaskEnded(f"task {task_id} has ended") from None
         raise

@@ -43,16 +43,17 @@ def build_worker(
     """The worker for BugFixWorkflow and every activity it calls (the agent is Claude Code
     unless another runner is given)."""
     mirrors = MirrorCache(settings.mirror_dir)
+    runner = agent_runner or ClaudeCodeRunner()
     activities: list[Callable[..., Any]] = [
         ValidationActivities(
             repository_rules(settings), allow_skipping_approval=settings.approval.allow_skip
         ).validate,
-        *_sandbox_activities(backend, services, settings),
+        *_sandbox_activities(backend, services, settings, runner),
         *_workspace_activities(backend, mirrors, settings),
         AgentActivities(
             backend,
             services.model,
-            agent_runner or ClaudeCodeRunner(),
+            runner,
             default_model=settings.agent.model,
             egress_policy=_egress_policy(settings),
             redact=Redactor(settings.secret_values()).text,
@@ -86,7 +87,7 @@ def _egress_policy(settings: Settings) -> EgressPolicy:
 
 
 def _sandbox_activities(
-    backend: Sandbox, services: SandboxServices, settings: Settings
+    backend: Sandbox, services: SandboxServices, settings: Settings, runner: AgentRunner
 ) -> list[Callable[..., Any]]:
     s = settings.sandbox
     limits = SandboxLimits(
@@ -105,6 +106,7 @@ def _sandbox_activities(
         network=s.network,
         limits=limits,
         owner=settings.sandbox_owner,
+        agent=runner,
         runtime=s.runtime,
     )
     return [acts.provision, acts.destroy]

@@ -54,8 +54,10 @@ with workflow.unsafe.imports_passed_through():
     from orchestration.policy.approval import decision_refusal
     from orchestration.workflows.announcer import Announcer
     from orchestration.workflows.state import Stage, TaskState, status_view, task_result
+    from orchestration.workflows.task_index import TaskIndex
     from orchestration.workflows.waits import wait_through_cancel
 
+TASK_INDEX_PATCH = "task-index"
 ArgumentT = TypeVar("ArgumentT")
 ResultT = TypeVar("ResultT")
 
@@ -105,6 +107,7 @@ class BugFixWorkflow:
         self._carried = isinstance(start, TaskState)
         self._state = start if isinstance(start, TaskState) else TaskState(task=start)
         self._announcer: Announcer | None = None
+        self._index: TaskIndex | None = None
         self._result: TaskResult | None = None
 
     @workflow.run
@@ -113,6 +116,8 @@ class BugFixWorkflow:
         instead of the task (one argument either way: old histories hold just the task)."""
         state = self._state
         task = state.task
+        # histories from before the task index have no upserts: they replay without them
+        self._index = TaskIndex(task) if workflow.patched(TASK_INDEX_PATCH) else None
         self._announcer = announcer = Announcer(task, self.status, state.announcements)
         carry_on = False
         try:
@@ -132,12 +137,18 @@ class BugFixWorkflow:
                 await self._cleanup(task)
         if carry_on:
             await self._continue_as_new()
+        self._update_index()
         self._result = task_result(state)
         if self._result.audit is not None:
             workflow.logger.info("audit %s", self._result.audit.model_dump_json())
         final = _FINAL_NOTICE.get(state.status, NoticeKind.FAILED)
         await announcer.finish(final, state.error or state.summary)
         return self._result
+
+    def _update_index(self) -> None:
+        """Bring the task's search attributes (its state, outcome and cost) up to date."""
+        if self._index is not None:
+            self._index.update(self.status())
 
     def _announce(self, kind: NoticeKind, text: str = "") -> None:
         if self._announcer is not None:
@@ -263,6 +274,7 @@ class BugFixWorkflow:
         s.change_request = None
         s.revision += 1
         s.begin(Step.APPROVAL, workflow.now())
+        self._update_index()
         if self._announcer is not None:
             await self._announcer.card()
 
@@ -376,6 +388,7 @@ class BugFixWorkflow:
         self._raise_if_cancel_requested()
         s.status = status
         s.begin(step, workflow.now())
+        self._update_index()
         handle = workflow.start_activity(
             contract.name,
             argument,

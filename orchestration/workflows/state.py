@@ -102,7 +102,10 @@ class TaskState(BaseModel):
                 return
 
     def record_agent_run(self, result: AgentResult) -> None:
+        """Keep a run's result and costs; its session is the one to resume (a runner may
+        choose its own id instead of the one it was offered)."""
         self.agent = result
+        self.session_id = result.session_id or self.session_id
         self.cost_usd += result.cost_usd
         self.usage = self.usage.plus(result.usage)
         self.turns += result.num_turns

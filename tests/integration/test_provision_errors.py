@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
+from orchestration.agents.claude.runner import ClaudeCodeRunner
 from orchestration.models import ProvisionRequest
 from orchestration.proxies.egress.proxy import EgressProxy
 from orchestration.proxies.model.proxy import ModelProxy
@@ -43,6 +44,7 @@ def activities(image: str, proxy: ModelProxy) -> tuple[SandboxActivities, Docker
         network="none",
         limits=SandboxLimits(memory_mb=256, pids=64),
         owner=f"pytest-{uuid.uuid4().hex[:6]}",
+        agent=ClaudeCodeRunner(),
     )
     return acts, backend
 
@@ -69,7 +71,7 @@ async def test_image_without_claude_is_refused_and_removed(proxy: ModelProxy) ->
     req = request()
     with pytest.raises(ApplicationError) as caught:
         await ActivityEnvironment().run(acts.provision, req)
-    assert caught.value.non_retryable and caught.value.type == "ClaudeMissing"
-    assert "no working `claude` CLI" in caught.value.message
+    assert caught.value.non_retryable and caught.value.type == "AgentCliMissing"
+    assert "no working `claude-code` CLI" in caught.value.message
     assert backend.find(req.task_id) is None
     assert not [v for v in backend.list_orphan_volumes() if req.task_id in v]
