@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from orchestration.client.gateway import TaskGateway, workflow_id
 from orchestration.models import (
     AgentOutcome,
+    AgentProgress,
     Answer,
     CancelRequest,
     ChangeRequest,
@@ -73,6 +74,16 @@ async def cancelled(gateway: TaskGateway, task_id: str) -> None:
     await gateway.cancel(task_id, CancelRequest(by="rita"))
 
 
+async def continued(gateway: TaskGateway, task_id: str) -> None:
+    """Progress signals during the approval wait pass the history limit: it continues as new."""
+    await _until(gateway, task_id, lambda v: v.status is TaskStatus.AWAITING_APPROVAL)  # type: ignore[attr-defined]
+    handle = gateway.client.get_workflow_handle(workflow_id(task_id))
+    for number in range(CONTINUED_LIMIT // 2):
+        await handle.signal("report_progress", AgentProgress(text=f"tick {number}"))
+    await gateway.decide(task_id, Decision(approve=True, by="alice"))
+
+
+CONTINUED_LIMIT = 80
 SCENARIOS: dict[str, tuple[Scenario, Callable[[], Stubs]]] = {
     "approved": (approved, Stubs),
     "rejected": (rejected, Stubs),
@@ -92,22 +103,48 @@ SCENARIOS: dict[str, tuple[Scenario, Callable[[], Stubs]]] = {
         changes_requested,
         lambda: Stubs(agent_results=[agent_result(), agent_result()]),
     ),
+    # recorded after the reshape: task state, typed events for every origin, the task index,
+    # continue-as-new (both runs of "continued" are kept)
+    "v2_cli_approved": (approved, Stubs),
+    "v2_slack_changes_requested": (
+        changes_requested,
+        lambda: Stubs(agent_results=[agent_result(), agent_result()]),
+    ),
+    "v2_clarified": (
+        clarified,
+        lambda: Stubs(
+            agent_results=[
+                agent_result(AgentOutcome.NEEDS_CLARIFICATION, question="Which currency?"),
+                agent_result(),
+            ]
+        ),
+    ),
+    "v2_cancelled": (cancelled, Stubs),
+    "v2_continued": (continued, Stubs),
 }
-SLACK_SCENARIOS = {"slack_approved", "changes_requested"}
+SLACK_SCENARIOS = {"slack_approved", "changes_requested", "v2_slack_changes_requested"}
 
 
 async def record(env: WorkflowEnvironment, name: str) -> None:
     scenario, make_stubs = SCENARIOS[name]
     queue = f"record-{uuid.uuid4().hex[:8]}"
     slack = TaskOrigin(kind=OriginKind.SLACK, channel="C9")
-    task = make_task(origin=slack if name in SLACK_SCENARIOS else TaskOrigin())
+    task = make_task(
+        origin=slack if name in SLACK_SCENARIOS else TaskOrigin(),
+        continue_as_new_after_events=CONTINUED_LIMIT,
+    )
     async with stub_worker(env.client, make_stubs(), queue):
         gateway = TaskGateway(env.client, queue)
         await gateway.start(task)
         await scenario(gateway, task.task_id)
         await gateway.result(task.task_id)
-    history = await env.client.get_workflow_handle(workflow_id(task.task_id)).fetch_history()
-    (HISTORIES / f"{name}.json").write_text(history.to_json())
+    query = f"WorkflowId = '{workflow_id(task.task_id)}'"
+    runs = [run async for run in env.client.list_workflows(query)]
+    for number, run in enumerate(sorted(runs, key=lambda r: r.start_time)):
+        handle = env.client.get_workflow_handle(run.id, run_id=run.run_id)
+        history = await handle.fetch_history()
+        suffix = f"_run{number + 1}" if len(runs) > 1 else ""
+        (HISTORIES / f"{name}{suffix}.json").write_text(history.to_json())
 
 
 async def main() -> None:
@@ -119,7 +156,7 @@ async def main() -> None:
     )
     try:
         for name in SCENARIOS:
-            if (HISTORIES / f"{name}.json").exists():
+            if list(HISTORIES.glob(f"{name}.json")) or list(HISTORIES.glob(f"{name}_run*.json")):
                 continue  # an earlier version's history stays as it was recorded
             await record(env, name)
             print(f"recorded {name}")

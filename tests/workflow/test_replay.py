@@ -18,7 +18,8 @@ HISTORY_TEXT = {path: path.read_text() for path in HISTORIES}
 
 
 def test_saved_histories_exist() -> None:
-    """The replay test has histories to replay (approved, rejected, clarified, cancelled)."""
+    """The replay test has histories of each release to replay, a continued-as-new task's
+    two runs among them."""
     assert {p.stem for p in HISTORIES} >= {
         "approved",
         "rejected",
@@ -26,6 +27,10 @@ def test_saved_histories_exist() -> None:
         "cancelled",
         "slack_approved",
         "changes_requested",
+        "v2_cli_approved",
+        "v2_cancelled",
+        "v2_continued_run1",
+        "v2_continued_run2",
     }
 
 
