@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 
 from temporalio import activity
 
-from orchestration.activities import names as names
+from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
 from orchestration.activities.sandbox_activities import (
     EgressPolicy,
@@ -67,7 +67,7 @@ class AgentActivities:
         self._proxy = proxy
         self._default_model = default_model
 
-    @activity.defn(name=names.RUN_AGENT)
+    @activity.defn(name=contracts.RUN_AGENT.name)
     async def run(self, request: AgentRequest) -> AgentResult:
         """One headless run (or resumed run) of the agent, until its structured outcome."""
         await self._require_running_sandbox(request, STOPPED_BEFORE_RUN)

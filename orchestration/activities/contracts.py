@@ -26,6 +26,7 @@ from orchestration.models import (
     TaskInput,
     WorkspaceReport,
 )
+from orchestration.models.events import DeliveryReceipt, EventDelivery
 
 ArgumentT = TypeVar("ArgumentT")
 ResultT = TypeVar("ResultT")
@@ -51,3 +52,4 @@ RUN_AGENT = ActivityContract("run_agent", AgentRequest, AgentResult)
 COLLECT_CHANGES = ActivityContract("collect_changes", CollectRequest, ChangeSet)
 OPEN_PULL_REQUESTS = ActivityContract("open_pull_requests", PublishRequest, PublishResult)
 DESTROY_SANDBOX = ActivityContract("destroy_sandbox", DestroyRequest, Nothing)
+NOTIFY = ActivityContract("notify", EventDelivery, DeliveryReceipt)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from orchestration.activities import names as names
+from orchestration.activities import contracts
 from orchestration.channels.fan_out import ChannelFanOut
 from orchestration.models.events import DeliveryReceipt, EventDelivery
 
@@ -21,7 +21,7 @@ class NotifyActivities:
     def __init__(self, fan_out: ChannelFanOut) -> None:
         self._fan_out = fan_out
 
-    @activity.defn(name=names.NOTIFY)
+    @activity.defn(name=contracts.NOTIFY.name)
     async def notify(self, delivery: EventDelivery) -> DeliveryReceipt:
         """Deliver one task event to every channel serving the task's origin."""
         return await self._fan_out.deliver(delivery)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from orchestration.activities import names as names
+from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeats
 from orchestration.forge.git_push import (
@@ -76,7 +76,7 @@ class PublishActivities:
         self._author = (author_name, author_email)
         self._run_url = run_url
 
-    @activity.defn(name=names.OPEN_PULL_REQUESTS)
+    @activity.defn(name=contracts.OPEN_PULL_REQUESTS.name)
     @heartbeats
     async def publish(self, request: PublishRequest) -> PublishResult:
         """Push each changed repository's branch and open (or reuse) its pull request."""

@@ -6,7 +6,7 @@ import asyncio
 
 from temporalio import activity
 
-from orchestration.activities import names as names
+from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeats
 from orchestration.agents.port import AgentRunner
@@ -89,7 +89,7 @@ class SandboxActivities:
         self._limits = limits
         self._owner = owner
 
-    @activity.defn(name=names.PROVISION_SANDBOX)
+    @activity.defn(name=contracts.PROVISION_SANDBOX.name)
     @heartbeats
     async def provision(self, request: ProvisionRequest) -> SandboxRef:
         """Create the hardened container, connect it to the model proxy, check the CLI."""
@@ -148,7 +148,7 @@ class SandboxActivities:
                 "AgentCliMissing",
             )
 
-    @activity.defn(name=names.DESTROY_SANDBOX)
+    @activity.defn(name=contracts.DESTROY_SANDBOX.name)
     @heartbeats
     async def destroy(self, request: DestroyRequest) -> None:
         """Remove the task's container, workspace volume and model route; missing is fine."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from orchestration.activities import names as names
+from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
 from orchestration.models import TaskInput
 from orchestration.policy.validation import RepositoryRules, TaskValidationError, validate_task
@@ -17,7 +17,7 @@ class ValidationActivities:
         self._rules = rules
         self._allow_skip = allow_skipping_approval
 
-    @activity.defn(name=names.VALIDATE_TASK)
+    @activity.defn(name=contracts.VALIDATE_TASK.name)
     async def validate(self, task: TaskInput) -> None:
         """Refuse an invalid task before any sandbox exists; never retried."""
         try:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from temporalio import activity
 
-from orchestration.activities import names as names
+from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeats
-from orchestration.agents.prompt import workspace_guide
+from orchestration.agents.prompt import GUIDE_FILE, workspace_guide
 from orchestration.models import (
     ChangeSet,
     CollectRequest,
@@ -50,14 +50,17 @@ class WorkspaceActivities:
         *,
         protected_paths: list[str],
         allow_protected: bool,
+        guide_files: Sequence[str] = (),
     ) -> None:
+        # the task's guide goes into AGENTS.md and whatever else the agent CLI reads
+        self._guide_files = tuple(dict.fromkeys((GUIDE_FILE, *guide_files)))
         self._backend = backend
         self._mirrors = mirrors
         self._git_env = git_env
         self._protected_paths = protected_paths
         self._allow_protected = allow_protected
 
-    @activity.defn(name=names.PREPARE_WORKSPACE)
+    @activity.defn(name=contracts.PREPARE_WORKSPACE.name)
     @heartbeats
     async def prepare(self, target: SandboxTarget) -> WorkspaceReport:
         """Fetch each repository into the mirror cache and stream its tree into the sandbox."""
@@ -75,8 +78,8 @@ class WorkspaceActivities:
                 )
             )
         guide = workspace_guide(target.task)
-        archive.add_file("CLAUDE.md", guide)
-        archive.add_file("AGENTS.md", guide)
+        for name in self._guide_files:
+            archive.add_file(name, guide)
         sandbox_id = target.sandbox.sandbox_id
         await asyncio.to_thread(
             self._backend.put_archive, sandbox_id, WORKSPACE_PATH, archive.finish()
@@ -94,7 +97,7 @@ class WorkspaceActivities:
         archive.add_repository(mirror, repo.name, repo.branch, commit)
         return commit
 
-    @activity.defn(name=names.COLLECT_CHANGES)
+    @activity.defn(name=contracts.COLLECT_CHANGES.name)
     @heartbeats
     async def collect(self, request: CollectRequest) -> ChangeSet:
         """Each repository's change against the commit it was prepared at."""

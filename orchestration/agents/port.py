@@ -77,6 +77,11 @@ class AgentRunner(Protocol):
     def name(self) -> str:
         """A short name for logs and errors ("claude-code")."""
 
+    @property
+    def guide_files(self) -> tuple[str, ...]:
+        """Names of the instruction files this CLI reads at the top of its working directory,
+        besides AGENTS.md (which every task gets): ("CLAUDE.md",) for Claude Code."""
+
     def probe(self) -> SandboxQuery:
         """Whether the CLI is installed and starts in the sandbox (its version on stdout)."""
 

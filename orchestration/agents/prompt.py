@@ -1,4 +1,4 @@
-"""What the agent is told: the task prompt, resume messages, and the workspace's CLAUDE.md."""
+"""What the agent is told: the task prompt, resume messages, and the workspace's guide file."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from orchestration.policy.validation import MAX_DESCRIPTION, MAX_TITLE, MAX_URL
 
 MAX_MESSAGE = MAX_DESCRIPTION  # an answer or a reviewer's feedback
 MAX_REQUESTER = 100
+GUIDE_FILE = "AGENTS.md"  # the instruction file every coding-agent CLI is pointed at
 
 HOUSE_RULES = """\
 - Work only inside /workspace. Each repository is a folder there with its own git history.
@@ -59,7 +60,8 @@ def _one_line(text: str, limit: int, tag: str) -> str:
 
 
 def workspace_guide(task: TaskInput) -> str:
-    """CLAUDE.md / AGENTS.md at /workspace: the task, the repositories, the house rules."""
+    """The guide at /workspace (AGENTS.md, and the agent CLI's own file names): the task, the
+    repositories, the house rules."""
     repos = "\n".join(
         f"- `/workspace/{r.name}`: {r.url} (branch `{r.branch}`)" for r in task.repositories
     )
@@ -117,8 +119,8 @@ def agent_prompt(task: TaskInput, mode: AgentMode, message: str) -> str:
             "Revise the change, then report the outcome."
         )
     return (
-        # the report itself stays in CLAUDE.md, fenced as untrusted data; nothing of it here
-        f"Fix the bug described in /workspace/CLAUDE.md (task {task.task_id}).\n"
+        # the report itself stays in the guide file, fenced as untrusted data; nothing of it here
+        f"Fix the bug described in /workspace/{GUIDE_FILE} (task {task.task_id}).\n"
         "Read the code, reproduce the problem if you can, make the smallest correct change, "
         "run the tests, and report the outcome through the structured output."
     )

@@ -185,18 +185,6 @@ class TaskGateway:
             raise
         return description.status == WorkflowExecutionStatus.RUNNING
 
-    async def recent(self, limit: int = 20) -> list[tuple[str, str, str]]:
-        """(task id, Temporal status, title) of recent tasks, newest first."""
-        rows: list[tuple[str, str, str]] = []
-        query = "WorkflowType = 'BugFixWorkflow'"
-        async for execution in self._client.list_workflows(query, limit=limit):
-            memo = await execution.memo()
-            status = execution.status.name.lower() if execution.status else "unknown"
-            rows.append(
-                (execution.id.removeprefix(WORKFLOW_ID_PREFIX), status, str(memo.get("title", "")))
-            )
-        return rows
-
     async def _existing(self, task_id: str) -> WorkflowHandle[BugFixWorkflow, TaskResult]:
         handle = self._client.get_workflow_handle_for(BugFixWorkflow.run, workflow_id(task_id))
         try:

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
-from orchestration.models.origin import OriginKind, TaskOrigin, Thread
+from orchestration.models.origin import OriginKind, TaskOrigin
 
 
 class TaskStatus(StrEnum):
@@ -410,9 +410,6 @@ class NoticeKind(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     COMPLETED = "completed"
-
-
-SlackThread = Thread  # the earlier name of the task thread's location
 
 
 class ChangeRequest(BaseModel):

@@ -49,7 +49,7 @@ def build_worker(
             repository_rules(settings), allow_skipping_approval=settings.approval.allow_skip
         ).validate,
         *_sandbox_activities(backend, services, settings, runner),
-        *_workspace_activities(backend, mirrors, settings),
+        *_workspace_activities(backend, mirrors, settings, runner),
         AgentActivities(
             backend,
             services.model,
@@ -113,7 +113,7 @@ def _sandbox_activities(
 
 
 def _workspace_activities(
-    backend: Sandbox, mirrors: MirrorCache, settings: Settings
+    backend: Sandbox, mirrors: MirrorCache, settings: Settings, runner: AgentRunner
 ) -> list[Callable[..., Any]]:
     acts = WorkspaceActivities(
         backend,
@@ -121,5 +121,6 @@ def _workspace_activities(
         lambda url: git_env_for(settings, url),
         protected_paths=settings.git.protected_paths,
         allow_protected=settings.git.allow_protected_paths,
+        guide_files=runner.guide_files,
     )
     return [acts.prepare, acts.collect]

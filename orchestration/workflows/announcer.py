@@ -23,8 +23,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from orchestration.activities import names as names
+    from orchestration.activities import contracts
     from orchestration.models import NoticeKind, TaskInput, TaskView
+    from orchestration.models.event_builders import event_for, headline_of
     from orchestration.models.events import (
         PROGRESS_CHARS,
         CardReady,
@@ -37,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         bounded,
     )
     from orchestration.workflows.state import Announcements
-    from orchestration.workflows.task_events import event_for, headline_of
     from orchestration.workflows.waits import wait_through_cancel
 
 NOTICE_DEADLINE = timedelta(seconds=60)
@@ -100,9 +100,9 @@ class Announcer:
         self._pending = [h for h in self._pending if not h.done()]
         self._pending.append(
             workflow.start_activity(
-                names.NOTIFY,
+                contracts.NOTIFY.name,
                 self._delivery(event),
-                result_type=DeliveryReceipt,
+                result_type=contracts.NOTIFY.result,
                 schedule_to_close_timeout=NOTICE_DEADLINE,
                 retry_policy=NOTICE_RETRY,
             )
@@ -150,9 +150,9 @@ class Announcer:
             return None
         try:
             receipt: DeliveryReceipt = await workflow.execute_activity(
-                names.NOTIFY,
+                contracts.NOTIFY.name,
                 self._delivery(event),
-                result_type=DeliveryReceipt,
+                result_type=contracts.NOTIFY.result,
                 schedule_to_close_timeout=NOTICE_DEADLINE,
                 retry_policy=NOTICE_RETRY,
             )

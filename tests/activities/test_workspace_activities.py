@@ -100,7 +100,7 @@ async def test_prepare_puts_the_branch_and_its_history_in_the_workspace(
         "Initial commit",
     ]
     assert in_sandbox(backend, sandbox, "cat README.md") == "# shop\n\nSells things.\n"
-    guide = in_sandbox(backend, sandbox, "cat ../CLAUDE.md")
+    guide = in_sandbox(backend, sandbox, "cat ../AGENTS.md")
     assert "/workspace/shop" in guide
     assert in_sandbox(backend, sandbox, "cat ../AGENTS.md") == guide
 

@@ -273,7 +273,7 @@ def test_timeout_ends_the_command_and_what_it_started(
     started = time.monotonic()
     result = subject.backend.exec(shared.sandbox_id, ["sh", "-c", script], timeout_seconds=0.5)
     assert (result.exit_code, result.timed_out) == (124, True)
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 15  # far sooner than the 30 s the command asks for
     time.sleep(2)
     assert subject.backend.exec(shared.sandbox_id, ["test", "-e", "late-marker"]).exit_code == 1
 
@@ -285,7 +285,7 @@ def test_timeout_kills_a_command_that_ignores_term(subject: Subject, shared: San
         shared.sandbox_id, ["sh", "-c", "trap '' TERM; sleep 33"], timeout_seconds=0.5
     )
     assert (result.exit_code, result.timed_out) == (137, True)
-    assert 5 <= time.monotonic() - started < 10
+    assert 5 <= time.monotonic() - started < 20  # killed, long before its 33 s sleep ends
 
 
 def test_exit_124_before_the_deadline_is_not_a_timeout(
@@ -350,7 +350,7 @@ def test_background_command_keeps_running(subject: Subject) -> None:
     subject.backend.start_background(
         info.sandbox_id, ["sh", "-c", "sleep 0.5; echo alive > bg-marker; exec sleep 30"]
     )
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # did not wait for the 30 s command
     deadline = time.monotonic() + 10
     while subject.backend.exec(info.sandbox_id, ["test", "-e", "bg-marker"]).exit_code != 0:
         assert time.monotonic() < deadline, "the background command never wrote its marker"

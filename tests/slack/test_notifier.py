@@ -14,8 +14,8 @@ from bot.slack.notifier import SlackChannel
 from orchestration.channels.fan_out import ChannelFanOut
 from orchestration.channels.log_channel import LogChannel
 from orchestration.models import NoticeKind, RepositorySpec, TaskInput, TaskStatus, TaskView
+from orchestration.models.event_builders import event_for, headline_of
 from orchestration.models.events import EventDelivery, OriginKind, TaskOrigin, Thread
-from orchestration.workflows.task_events import event_for, headline_of
 from tests.fakes.slack import FakeSlack
 
 

@@ -22,6 +22,7 @@ from orchestration.models import (
     TaskView,
     TokenUsage,
 )
+from orchestration.models.event_builders import event_for, headline_of
 from orchestration.models.events import (
     PROGRESS_CHARS,
     EventDelivery,
@@ -29,7 +30,6 @@ from orchestration.models.events import (
     TaskOrigin,
     bounded,
 )
-from orchestration.workflows.task_events import event_for, headline_of
 
 TASK_ID = "20261124-3fa9c2"
 RUN_URL = "https://temporal.example.com/namespaces/default/workflows/fix-20261124-3fa9c2/run-1"

@@ -10,6 +10,7 @@ from temporalio import activity
 
 from orchestration.activities import contracts
 from orchestration.activities.agent_activities import AgentActivities
+from orchestration.activities.notify_activities import NotifyActivities
 from orchestration.activities.publish_activities import PublishActivities
 from orchestration.activities.sandbox_activities import SandboxActivities
 from orchestration.activities.validation_activities import ValidationActivities
@@ -23,6 +24,7 @@ IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
     contracts.COLLECT_CHANGES.name: WorkspaceActivities.collect,
     contracts.OPEN_PULL_REQUESTS.name: PublishActivities.publish,
     contracts.DESTROY_SANDBOX.name: SandboxActivities.destroy,
+    contracts.NOTIFY.name: NotifyActivities.notify,
 }
 CONTRACTS = [
     value for value in vars(contracts).values() if isinstance(value, contracts.ActivityContract)

@@ -168,7 +168,7 @@ def build_task(case: Hostile) -> TaskInput:
 
 
 def what_the_agent_reads(case: Hostile, task: TaskInput) -> str:
-    """CLAUDE.md for task fields; the resume prompt for answers and feedback."""
+    """The guide file for task fields; the resume prompt for answers and feedback."""
     if case.where == "answer":
         return agent_prompt(task, AgentMode.ANSWER, str(case.value))
     if case.where == "feedback":

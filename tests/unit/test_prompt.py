@@ -84,7 +84,7 @@ def test_guide_mentions_the_ticket_only_when_there_is_one() -> None:
 def test_start_prompt_points_at_the_guide() -> None:
     """The START prompt names the guide and the task id, and no untrusted text."""
     prompt = agent_prompt(task(), AgentMode.START, "")
-    assert "/workspace/CLAUDE.md" in prompt
+    assert "/workspace/AGENTS.md" in prompt
     assert "task 20261124-3fa9c2" in prompt
     assert "add() subtracts" not in prompt
 
@@ -93,7 +93,7 @@ def test_answer_prompt_carries_the_answer() -> None:
     """The ANSWER prompt wraps the person's answer in <answer> tags."""
     prompt = agent_prompt(task(), AgentMode.ANSWER, "Return a + b, nobody needs a - b.")
     assert "<answer>\nReturn a + b, nobody needs a - b.\n</answer>" in prompt
-    assert "CLAUDE.md" not in prompt
+    assert "AGENTS.md" not in prompt
 
 
 def test_feedback_prompt_carries_the_feedback() -> None:

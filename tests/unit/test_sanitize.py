@@ -202,14 +202,20 @@ def test_cut_never_leaves_a_dangling_emoji_selector() -> None:
 
 
 def test_one_megabyte_description_is_capped_quickly() -> None:
-    """1 MB of text (with hidden characters sprinkled in) is cleaned and cut in under 0.5 s."""
+    """1 MB of text (with hidden characters sprinkled in) is cleaned and cut in linear time."""
     text = ("lorem ipsum \u200b<!-- c --> dolor\n" * 40_000)[: 1 << 20]
     started = time.perf_counter()
     cleaned = clean(text)
     elapsed = time.perf_counter() - started
-    assert elapsed < 0.5
+    assert elapsed < QUADRATIC_CEILING_SECONDS
     assert len(cleaned.text) <= LIMIT
     assert cleaned.removed[-1] == f"everything after the first {LIMIT} characters (truncated)"
+
+
+# Not a speed target (those are measured in bench/): a megabyte cleaned in linear time takes
+# a fraction of a second even on a loaded CI machine, while backtracking or quadratic work on
+# it takes minutes. The ceiling tells those apart without failing on a busy machine.
+QUADRATIC_CEILING_SECONDS = 5.0
 
 
 @pytest.mark.parametrize(
@@ -225,10 +231,10 @@ def test_one_megabyte_description_is_capped_quickly() -> None:
     ids=["open-comments", "almost-comments", "close-comments", "osc", "marks", "blank-lines"],
 )
 def test_adversarial_megabyte_inputs_stay_fast(text: str) -> None:
-    """Inputs shaped to make a regex backtrack still take well under a second."""
+    """Inputs shaped to make a regex backtrack are still cleaned in linear time."""
     started = time.perf_counter()
     clean(text)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < QUADRATIC_CEILING_SECONDS
 
 
 # --- idempotence ------------------------------------------------------------------------------

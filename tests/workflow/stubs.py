@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from orchestration.activities import names as names
+from orchestration.activities import contracts
 from orchestration.models import (
     AgentOutcome,
     AgentRequest,
@@ -112,16 +112,16 @@ class Stubs:
             self.notify,
         ]
 
-    @activity.defn(name=names.VALIDATE_TASK)
+    @activity.defn(name=contracts.VALIDATE_TASK.name)
     async def validate(self, task: TaskInput) -> None:
         self.calls.append("validate")
 
-    @activity.defn(name=names.PROVISION_SANDBOX)
+    @activity.defn(name=contracts.PROVISION_SANDBOX.name)
     async def provision(self, request: ProvisionRequest) -> SandboxRef:
         self.calls.append("provision")
         return SandboxRef(sandbox_id=f"c-{request.task_id}", name=f"fixbot-{request.task_id}")
 
-    @activity.defn(name=names.PREPARE_WORKSPACE)
+    @activity.defn(name=contracts.PREPARE_WORKSPACE.name)
     async def prepare(self, target: SandboxTarget) -> WorkspaceReport:
         self.calls.append("prepare")
         return WorkspaceReport(
@@ -133,7 +133,7 @@ class Stubs:
             ]
         )
 
-    @activity.defn(name=names.RUN_AGENT)
+    @activity.defn(name=contracts.RUN_AGENT.name)
     async def run_agent(self, request: AgentRequest) -> AgentResult:
         self.calls.append("agent")
         self.agent_requests.append(request)
@@ -152,12 +152,12 @@ class Stubs:
         result = self.agent_results.pop(0)
         return result.model_copy(update={"session_id": request.session_id})
 
-    @activity.defn(name=names.COLLECT_CHANGES)
+    @activity.defn(name=contracts.COLLECT_CHANGES.name)
     async def collect(self, request: CollectRequest) -> ChangeSet:
         self.calls.append("collect")
         return ChangeSet(repositories=self.changed(request.task))
 
-    @activity.defn(name=names.OPEN_PULL_REQUESTS)
+    @activity.defn(name=contracts.OPEN_PULL_REQUESTS.name)
     async def publish(self, request: PublishRequest) -> PublishResult:
         self.calls.append("publish")
         self.published.append(request)
@@ -173,7 +173,7 @@ class Stubs:
             ]
         )
 
-    @activity.defn(name=names.NOTIFY)
+    @activity.defn(name=contracts.NOTIFY.name)
     async def notify(self, delivery: EventDelivery) -> DeliveryReceipt:
         if self.notify_fails:
             raise ApplicationError("channel_not_found", non_retryable=True)
@@ -182,7 +182,7 @@ class Stubs:
         channel = delivery.thread.channel if delivery.thread else "C1"
         return DeliveryReceipt(channel=channel, message=ts)
 
-    @activity.defn(name=names.DESTROY_SANDBOX)
+    @activity.defn(name=contracts.DESTROY_SANDBOX.name)
     async def destroy(self, request: DestroyRequest) -> None:
         self.calls.append("destroy")
         self.destroyed.append(request.task_id)

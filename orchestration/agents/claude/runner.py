@@ -27,6 +27,10 @@ class ClaudeCodeRunner:
     def name(self) -> str:
         return "claude-code"
 
+    @property
+    def guide_files(self) -> tuple[str, ...]:
+        return ("CLAUDE.md",)
+
     def probe(self) -> SandboxQuery:
         return SandboxQuery(("claude", "--version"))
 

@@ -1,8 +1,8 @@
 """How the workflow's words for what happened (NoticeKind plus its status view) become typed
 task events carrying only what changed.
 
-Pure and deterministic: the announcer calls it inside the workflow, and tests build the same
-events with it.
+Pure and deterministic: the announcer calls it inside the workflow; the CLI's live view (for
+a worker without the events query) and tests build the same events with it.
 """
 
 from __future__ import annotations
