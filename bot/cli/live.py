@@ -18,6 +18,7 @@ from temporalio.client import WorkflowQueryFailedError
 from bot.cli.render import console, status_text
 from orchestration.client.gateway import NoWorker, TaskGateway
 from orchestration.models import NoticeKind, Step, TaskResult, TaskStatus, TaskView
+from orchestration.models.event_builders import event_for
 from orchestration.models.events import (
     CardReady,
     ChangeOverview,
@@ -32,7 +33,6 @@ from orchestration.models.events import (
     TaskStarted,
 )
 from orchestration.policy.sanitize import clean_text
-from orchestration.workflows.task_events import event_for
 
 OnApproval = Callable[[CardReady], Awaitable[None]]
 _STEP_WORDS = {
