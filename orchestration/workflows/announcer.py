@@ -123,10 +123,19 @@ class Announcer:
         await self.flush()
 
     async def flush(self) -> None:
-        """Wait for every event still in flight (before the run ends or continues as new)."""
+        """Wait for every event still in flight as the task ends (a cancel of the workflow
+        arriving now does not cut the final word short)."""
         pending, self._pending = self._pending, []
         await wait_through_cancel(lambda: all(h.done() for h in pending))
         await asyncio.gather(*pending, return_exceptions=True)  # failures were logged
+
+    async def settle(self) -> None:
+        """Wait for every event still in flight before the run continues as new; unlike
+        flush(), a cancel of the workflow interrupts this wait (the task then ends)."""
+        pending = [h for h in self._pending if not h.done()]
+        await workflow.wait_condition(lambda: all(h.done() for h in pending))
+        await asyncio.gather(*pending, return_exceptions=True)  # failures were logged
+        self._pending = []
 
     def events_after(self, seq: int) -> list[TaskEvent]:
         """The kept events with a sequence number above `seq`, oldest first."""

@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from orchestration.workflows.waits import wait_through_cancel
 
 TASK_INDEX_PATCH = "task-index"
+CONTINUE_AS_NEW_PATCH = "continue-as-new"
 ArgumentT = TypeVar("ArgumentT")
 ResultT = TypeVar("ResultT")
 
@@ -108,6 +109,7 @@ class BugFixWorkflow:
         self._state = start if isinstance(start, TaskState) else TaskState(task=start)
         self._announcer: Announcer | None = None
         self._index: TaskIndex | None = None
+        self._may_carry_on = False
         self._result: TaskResult | None = None
 
     @workflow.run
@@ -118,6 +120,8 @@ class BugFixWorkflow:
         task = state.task
         # histories from before the task index have no upserts: they replay without them
         self._index = TaskIndex(task) if workflow.patched(TASK_INDEX_PATCH) else None
+        # a history recorded before continue-as-new existed must not start carrying on in replay
+        self._may_carry_on = workflow.patched(CONTINUE_AS_NEW_PATCH)
         self._announcer = announcer = Announcer(task, self.status, state.announcements)
         carry_on = False
         try:
@@ -136,7 +140,9 @@ class BugFixWorkflow:
             if not carry_on:
                 await self._cleanup(task)
         if carry_on:
-            await self._continue_as_new()
+            state.runs += 1
+            workflow.logger.info("continuing as new run %d of the task", state.runs)
+            workflow.continue_as_new(state)
         self._update_index()
         self._result = task_result(state)
         if self._result.audit is not None:
@@ -349,27 +355,25 @@ class BugFixWorkflow:
             raise _Stop(TaskStatus.EXPIRED, expiry) from None
         self._raise_if_cancel_requested()
         if not done():
+            await self._settle_before_carrying_on()
             raise _CarryOn
         s.wait_deadline = None
         s.status = previous
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
-        return (
+        return self._may_carry_on and (
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() >= self._state.task.continue_as_new_after_events
         )
 
-    async def _continue_as_new(self) -> None:
-        """Hand the whole state to a new run: notices in flight and running handlers finish
-        first, so nothing is lost between the runs."""
-        s = self._state
+    async def _settle_before_carrying_on(self) -> None:
+        """Let notices in flight and running handlers finish, so nothing is lost between the
+        runs. A cancel arriving meanwhile ends the task here, as it would during the wait."""
         if self._announcer is not None:
-            await self._announcer.flush()
+            await self._announcer.settle()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        s.runs += 1
-        workflow.logger.info("continuing as new run %d of the task", s.runs)
-        workflow.continue_as_new(s)
+        self._raise_if_cancel_requested()
 
     async def _step(
         self,

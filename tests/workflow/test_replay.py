@@ -27,6 +27,7 @@ def test_saved_histories_exist() -> None:
         "cancelled",
         "slack_approved",
         "changes_requested",
+        "long_wait_before_reshape",
         "v2_cli_approved",
         "v2_cancelled",
         "v2_continued_run1",
