@@ -91,7 +91,11 @@ def quote(value: str, what: str) -> str:
 
 def build_query(task_filter: TaskFilter) -> str:
     """The visibility query for a filter; every value is checked and quoted."""
-    clauses = [f"WorkflowType = {quote(WORKFLOW_TYPE, 'workflow type')}"]
+    clauses = [
+        f"WorkflowType = {quote(WORKFLOW_TYPE, 'workflow type')}",
+        # a task that continued as new is listed once, by its current (or last) run
+        "ExecutionStatus != 'ContinuedAsNew'",
+    ]
     if task_filter.state is not None:
         clauses.append(_state_clause(task_filter.state))
     if task_filter.requester is not None:

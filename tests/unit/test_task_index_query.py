@@ -24,8 +24,10 @@ from orchestration.models.index import (
 
 
 def test_no_filter_selects_only_fixbot_tasks() -> None:
-    """The bare query names the workflow type and nothing else."""
-    assert build_query(TaskFilter()) == "WorkflowType = 'BugFixWorkflow'"
+    """The bare query names the workflow type and leaves out runs that continued as new."""
+    assert build_query(TaskFilter()) == (
+        "WorkflowType = 'BugFixWorkflow' AND ExecutionStatus != 'ContinuedAsNew'"
+    )
 
 
 def test_single_quotes_are_doubled_inside_one_literal() -> None:
@@ -46,7 +48,8 @@ def test_filters_combine_with_and() -> None:
         TaskFilter(state="rejected", requester="cli:ann", repository="https://h/a/b.git")
     )
     assert query == (
-        "WorkflowType = 'BugFixWorkflow' AND FixbotState = 'rejected' "
+        "WorkflowType = 'BugFixWorkflow' AND ExecutionStatus != 'ContinuedAsNew' "
+        "AND FixbotState = 'rejected' "
         "AND FixbotRequester = 'cli:ann' AND FixbotRepositories = 'https://h/a/b'"
     )
 

@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from orchestration.client.gateway import TaskGateway, workflow_id
+from orchestration.client.task_index import TaskFilter, TaskIndexReader
 from orchestration.models import (
     AgentMode,
     AgentOutcome,
@@ -81,12 +82,13 @@ async def test_a_task_past_the_history_limit_carries_on_in_a_new_run(
     reaches the same session, the approval opens one PR, the sandbox is provisioned and
     removed once, the cost of both agent runs is kept, and the event log runs on unbroken."""
     stubs, gateway = running
-    task = make_task(continue_as_new_after_events=HISTORY_LIMIT)
+    requester = f"rita-{uuid.uuid4().hex[:6]}"  # alone in the listing below
+    task = make_task(continue_as_new_after_events=HISTORY_LIMIT, requester=requester)
     await gateway.start(task)
 
     await _until(gateway, task, TaskStatus.RUNNING)
     await _lengthen_history(gateway, task, HISTORY_LIMIT // 2)
-    await gateway.answer(task.task_id, Answer(by="rita", text="Euros"))
+    await gateway.answer(task.task_id, Answer(by=requester, text="Euros"))
 
     await _until(gateway, task, TaskStatus.AWAITING_APPROVAL)
     await _lengthen_history(gateway, task, HISTORY_LIMIT // 2)
@@ -109,3 +111,5 @@ async def test_a_task_past_the_history_limit_carries_on_in_a_new_run(
     statuses = await _run_statuses(gateway, task)
     assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 2, statuses
     assert statuses.count(WorkflowExecutionStatus.COMPLETED) == 1
+    listed = await TaskIndexReader(gateway.client).list(TaskFilter(requester=task.requester))
+    assert [(row.task_id, row.label) for row in listed] == [(task.task_id, "pull request opened")]
