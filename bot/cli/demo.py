@@ -13,10 +13,11 @@ import typer
 from rich.text import Text
 
 from bot.cli.demo_repo import BUG_DESCRIPTION, BUG_TITLE, create_demo_repository, scripted_fix
-from bot.cli.live import follow, inert
+from bot.cli.live import follow
 from bot.cli.render import console, print_result
 from bot.cli.runtime import channels_for
 from bot.cli.serve import build_image
+from bot.cli.terminal import inert
 from orchestration.client.gateway import TaskGateway
 from orchestration.client.task_factory import make_task
 from orchestration.models import Decision, RepositorySpec, TaskStatus
@@ -119,7 +120,7 @@ def _show_fix(repo: Path, branch: str, patch_file: str | None) -> int:
     console.print(f"branch {branch} in {repo}")
     if patch_file:
         console.print(f"patch file: {patch_file}")
-        console.print(Path(patch_file).read_text(), markup=False)
+        console.print(inert(Path(patch_file).read_text(), limit=200_000))
     with tempfile.TemporaryDirectory(prefix="fixbot-demo-") as checkout:
         subprocess.run(
             ["git", "clone", "--quiet", "--branch", branch, str(repo), checkout], check=True
@@ -131,7 +132,7 @@ def _show_fix(repo: Path, branch: str, patch_file: str | None) -> int:
             text=True,
             check=False,
         )
-    console.print(tests.stderr.strip(), markup=False)
+    console.print(inert(tests.stderr.strip()))
     if tests.returncode == 0:
         console.print(f"[green]the repository's tests pass on {branch}[/green]")
         return 0

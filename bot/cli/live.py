@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from rich.text import Text
 from temporalio.client import WorkflowQueryFailedError
 
-from bot.cli.render import console, status_text
+from bot.cli.render import status_text
+from bot.cli.terminal import console, inert
 from orchestration.client.gateway import NoWorker, TaskGateway
 from orchestration.models import NoticeKind, Step, TaskResult, TaskStatus, TaskView
 from orchestration.models.event_builders import event_for
@@ -32,7 +33,6 @@ from orchestration.models.events import (
     TaskHeadline,
     TaskStarted,
 )
-from orchestration.policy.sanitize import clean_text
 
 OnApproval = Callable[[CardReady], Awaitable[None]]
 _STEP_WORDS = {
@@ -40,12 +40,6 @@ _STEP_WORDS = {
     Step.AGENT: "the agent is working",
 }
 POLL_SECONDS = 0.5
-LINE_CHARS = 2000
-
-
-def inert(text: str, limit: int = LINE_CHARS) -> Text:
-    """Untrusted text for the terminal: no escape sequences, no hidden characters, no markup."""
-    return Text(clean_text(text, limit=limit).text)
 
 
 async def follow(

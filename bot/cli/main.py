@@ -9,15 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.text import Text
 
 from bot.cli.live import follow
-from bot.cli.render import (
-    console,
-    err_console,
-    print_result,
-    print_task_rows,
-    print_view,
-)
+from bot.cli.render import print_result, print_task_rows, print_view
+from bot.cli.terminal import console, inert, print_error
 from orchestration.client.connection import TemporalUnavailable, connect
 from orchestration.client.gateway import ActionRefused, NoWorker, TaskGateway, UnknownTask
 from orchestration.client.registration import SearchAttributesMissing
@@ -61,7 +57,7 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coroutine)
     except _EXPECTED as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        print_error(exc)
         raise typer.Exit(1) from None
 
 
@@ -69,7 +65,7 @@ def settings_or_exit() -> Settings:
     try:
         settings = load_settings()
     except SettingsError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        print_error(exc)
         raise typer.Exit(2) from None
     secrets = settings.secret_values()
     configure_logging(settings.log_level, settings.log_format, secrets)
@@ -127,7 +123,7 @@ def start(
     try:
         validate_task(task, repository_rules(settings))  # before connecting to anything
     except TaskValidationError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        print_error(exc)
         raise typer.Exit(2) from None
 
     async def go() -> None:
@@ -178,7 +174,7 @@ def _decide(task_id: str, *, approve: bool, comment: str, as_user: str | None) -
     async def go() -> None:
         record = await (await _gateway(settings)).decide(task_id, decision)
         verb = "approved" if record.decision.approve else "rejected"
-        console.print(f"task {task_id} {verb} by {record.decision.by}")
+        console.print(Text.assemble(f"task {task_id} {verb} by ", inert(record.decision.by)))
 
     run(go())
 
@@ -257,7 +253,7 @@ def list_tasks(
     try:
         build_query(task_filter)  # a bad filter is refused before connecting
     except InvalidFilter as exc:
-        err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        print_error(exc)
         raise typer.Exit(2) from None
 
     async def go() -> None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.cli.terminal import console, err_console, inert, line
 from orchestration.client.task_index import TaskRow
 from orchestration.models import TaskResult, TaskStatus, TaskView
 from orchestration.models.index import Outcome
-from orchestration.policy.sanitize import clean_text
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+__all__ = ["console", "err_console", "print_result", "print_task_rows", "print_view"]
 
 _STATUS_STYLE = {
     TaskStatus.COMPLETED: "green",
@@ -63,19 +61,18 @@ def _cells(row: TaskRow) -> list[Text]:
     cost = f"${row.cost_usd:.2f}" if row.cost_usd is not None else ""
     repositories = ", ".join(_short_repository(url) for url in row.repositories)
     return [
-        _plain(row.task_id),
+        _cell(row.task_id),
         Text(row.label, style=style),
         Text(created),
         Text(cost),
-        _plain(row.requester),
-        _plain(repositories),
-        _plain(row.title),
+        _cell(row.requester),
+        _cell(repositories),
+        _cell(row.title),
     ]
 
 
-def _plain(text: str) -> Text:
-    """Untrusted text for the terminal: hidden and control characters removed, no markup."""
-    return Text(clean_text(text, limit=_CELL_LIMIT).text.replace("\n", " "))
+def _cell(text: str) -> Text:
+    return inert(text, _CELL_LIMIT, one_line=True)
 
 
 def _short_repository(url: str) -> str:
@@ -85,7 +82,7 @@ def _short_repository(url: str) -> str:
 
 
 def print_view(view: TaskView) -> None:
-    console.print(f"task {view.task_id}: {view.title}", markup=False)
+    line(f"task {view.task_id}: ", view.title)
     if view.result is not None:
         print_result(view.result)
         return
@@ -97,17 +94,17 @@ def print_view(view: TaskView) -> None:
         seconds = f"{timing.seconds:.2f}s" if timing.seconds is not None else "running"
         console.print(f"  {timing.step.value:<14} {seconds}")
     if view.last_progress:
-        console.print(f"  latest: {view.last_progress}", markup=False)
+        line("  latest: ", view.last_progress)
     console.print(f"  cost so far: ${view.cost_usd:.4f}")
     if view.question:
-        console.print(f"  question: {view.question}")
+        line("  question: ", view.question)
     print_changes(view)
     for pr in view.pull_requests:
-        console.print(f"  pull request: {pr.url}")
+        line("  pull request: ", pr.url)
     for refused in view.refused:
-        console.print(f"  refused {refused.action} by {refused.by}: {refused.reason}")
+        line(f"  refused {refused.action} by ", f"{refused.by}: {refused.reason}")
     if view.error:
-        console.print(f"  [red]{view.error}[/red]")
+        line("  ", view.error, style="red")
 
 
 def print_changes(view: TaskView) -> None:
@@ -115,27 +112,25 @@ def print_changes(view: TaskView) -> None:
         return
     if view.changes.protected_files:
         joined = ", ".join(view.changes.protected_files)
-        console.print(f"  [yellow]touches protected paths: {joined}[/yellow]", markup=True)
+        line("  touches protected paths: ", joined, style="yellow")
     for change in view.changes.repositories:
-        console.print(f"  {change.repository.name}: {change.diffstat}")
+        line("  ", f"{change.repository.name}: {change.diffstat}")
         for f in change.files:
-            console.print(f"    {f.path} +{f.additions} -{f.deletions}")
+            line("    ", f"{f.path} +{f.additions} -{f.deletions}")
 
 
 def print_result(result: TaskResult) -> None:
     console.print(f"\nresult: {status_text(result.status)}")
     if result.summary:
-        console.print(f"  summary: {result.summary}", markup=False)
+        line("  summary: ", result.summary)
     for pr in result.pull_requests:
-        console.print(
-            f"  pull request: {pr.url}" + (f" (patch: {pr.patch_file})" if pr.patch_file else "")
-        )
+        line("  pull request: ", pr.url + (f" (patch: {pr.patch_file})" if pr.patch_file else ""))
     for repo, files in result.files_changed.items():
-        console.print(f"  {repo}: {', '.join(files)}")
+        line("  ", f"{repo}: {', '.join(files)}")
     console.print(
         f"  cost ${result.cost_usd:.4f}, {result.usage.total} tokens, {result.num_turns} turns"
     )
     steps = ", ".join(f"{k} {v:.2f}s" for k, v in result.step_seconds.items())
     console.print(f"  steps: {steps}")
     if result.error:
-        console.print(f"  [red]{result.error}[/red]")
+        line("  ", result.error, style="red")
