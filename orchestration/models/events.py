@@ -28,7 +28,9 @@ from orchestration.models.origin import TaskOrigin as TaskOrigin
 from orchestration.models.origin import Thread as Thread
 
 TITLE_CHARS = 500
-DESCRIPTION_CHARS = 3000  # the Slack root message shows 1500; the rest is in the run
+# the Slack root message shows 1500 (a little more here, so it still knows to link to the
+# run for the rest); every event carries the headline, so it stays this small
+DESCRIPTION_CHARS = 1600
 REPOSITORIES_KEPT = 10
 FILES_KEPT = 50
 TEXT_CHARS = 4000  # a question, a summary, a reason
