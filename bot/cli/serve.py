@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from pathlib import Path
 
-from bot.cli.render import console
 from bot.cli.runtime import channels_for, slack_bot_if_configured
+from bot.cli.terminal import console, inert
 from orchestration.client.connection import connect
 from orchestration.client.gateway import TaskGateway
+from orchestration.runtime import images
 from orchestration.runtime.backend import docker_backend, running_backend, running_worker
 from orchestration.runtime.settings import Settings, SettingsError
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = REPO_ROOT / "Dockerfile.sandbox"
 
 
 async def serve_worker(settings: Settings) -> None:
@@ -73,26 +70,14 @@ async def serve_bot(settings: Settings) -> None:
 
 async def build_image(settings: Settings, *, base_image: str | None, tag: str | None) -> None:
     """Build the sandbox image unless an identical build already exists."""
-    from sandbox.docker_backend import DockerSandbox, build_sandbox_image
-
-    backend = await asyncio.to_thread(docker_backend)
-    if not isinstance(backend, DockerSandbox):
-        raise TypeError("building images needs the Docker backend")
     result = await asyncio.to_thread(
-        build_sandbox_image,
-        backend.client,
-        tag=tag or settings.sandbox.image,
-        base_image=base_image or settings.sandbox.base_image,
-        dockerfile=DOCKERFILE,
-        extra_ca_file=_existing(settings.sandbox.extra_ca_file),
-        claude_code_version=settings.sandbox.claude_code_version,
-        on_log=lambda line: console.print(f"[dim]{line}[/dim]"),
+        images.build_image,
+        settings,
+        base_image=base_image,
+        tag=tag,
+        on_log=lambda text: console.print(inert(text, style="dim")),
     )
     console.print(
         f"sandbox image {result.tag}: {'reused' if result.cached else 'built'} "
         f"in {result.seconds:.1f}s"
     )
-
-
-def _existing(path: Path | None) -> Path | None:
-    return path if path is not None and path.is_file() else None
