@@ -111,9 +111,9 @@ class RouteRegistry(Generic[S]):
     async def open(self, task_id: str, new: Callable[[Path], S]) -> Route[S]:
         """The task's route, listening; ``new`` makes the state of a route not yet open."""
         check_task_id(task_id)
-        if not self._started:
-            raise RuntimeError(f"the {self._proxy} proxy is not started")
-        async with self._lock:
+        async with self._lock:  # checked under the lock: an open racing stop() must not listen
+            if not self._started:
+                raise RuntimeError(f"the {self._proxy} proxy is not started")
             existing = self._routes.get(task_id)
             if existing is not None:
                 return existing

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
 from aiohttp import web
 
+from sandbox.naming import TASK_ID
+
 SOCKET_DIR_MODE = 0o755
 SOCKET_MODE = 0o666  # uid 1000 in the container must be able to connect
 MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with the trailing NUL on Linux
-TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 RequestHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -34,8 +34,9 @@ class SocketServer(Protocol):
 
 
 def check_task_id(task_id: str) -> None:
-    """Refuse a task id that is not a safe single path component."""
-    if not TASK_ID.fullmatch(task_id) or task_id in {".", ".."}:
+    """Refuse a task id that is not a safe single path component (the sandbox naming rule:
+    it starts with a letter or digit, so "." and ".." are out)."""
+    if not TASK_ID.fullmatch(task_id):
         raise ValueError(f"task id {task_id!r} is not usable as a directory name")
 
 

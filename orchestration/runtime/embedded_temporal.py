@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from orchestration.models.index import SEARCH_ATTRIBUTES, type_name
 
@@ -64,8 +65,17 @@ class DevServer:
 
     def start(self, timeout: float = 30.0) -> None:
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
-        log = (self.db_file.parent / "temporal.log").open("ab")
-        self._process = subprocess.Popen(
+        with (self.db_file.parent / "temporal.log").open("ab") as log:  # the child keeps its fd
+            self._process = self._spawn(log)
+        try:
+            self._wait_ready(timeout)
+            self._register_search_attributes()
+        except BaseException:
+            self.stop()  # a server that cannot be used must not keep holding its ports
+            raise
+
+    def _spawn(self, log: BinaryIO) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 temporal_binary(),
                 "server",
@@ -86,8 +96,6 @@ class DevServer:
             stderr=log,
             start_new_session=True,
         )
-        self._wait_ready(timeout)
-        self._register_search_attributes()
 
     def _register_search_attributes(self) -> None:
         """`--search-attribute` only registers into a new database: one made by an older

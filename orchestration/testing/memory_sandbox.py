@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import io
 import posixpath
-import re
 import secrets
 import shutil
 import subprocess
@@ -61,6 +60,7 @@ from sandbox.interface import (
     SandboxSpec,
     SandboxUnavailable,
 )
+from sandbox.naming import container_name, task_id_from_container_name, volume_name
 
 from .memory_exec import (
     FailedStart,
@@ -76,9 +76,6 @@ AGENT_HOME = f"/home/{AGENT_USER}"
 AGENT_TMP = "/tmp"  # noqa: S108 - the sandbox's own /tmp, mapped to a private host directory
 MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
 # The same names as the Docker backend, so reapers and people read them alike.
-CONTAINER_PREFIX = "fixbot-"
-VOLUME_PREFIX = "fixbot-ws-"
-_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 @dataclass
@@ -445,33 +442,6 @@ class InMemorySandbox:
         if not box.info.running:
             raise SandboxError(f"sandbox {sandbox_id} is not running")
         return box
-
-
-def container_name(task_id: str) -> str:
-    """The sandbox's name for a task, as the Docker backend names its container."""
-    return CONTAINER_PREFIX + check_task_id(task_id)
-
-
-def volume_name(task_id: str) -> str:
-    """The workspace volume's name for a task, as the Docker backend names it."""
-    return VOLUME_PREFIX + check_task_id(task_id)
-
-
-def check_task_id(task_id: str) -> str:
-    """Return task_id if the Docker backend could name a sandbox after it, else SandboxError."""
-    if not _TASK_ID.fullmatch(task_id):
-        raise SandboxError(
-            f"task id {task_id!r} cannot name a sandbox: use letters, digits, '_', '.', '-' "
-            "(starting with a letter or digit, at most 128 characters)"
-        )
-    return task_id
-
-
-def task_id_from_container_name(name: str) -> str | None:
-    """The task id in a sandbox name, or None if it is not one."""
-    bare = name.lstrip("/")
-    task_id = bare[len(CONTAINER_PREFIX) :] if bare.startswith(CONTAINER_PREFIX) else ""
-    return task_id if _TASK_ID.fullmatch(task_id) else None
 
 
 def _inside_target(member: tarfile.TarInfo, target: str) -> tarfile.TarInfo:

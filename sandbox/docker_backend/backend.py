@@ -22,6 +22,13 @@ from sandbox.interface import (
     SandboxInfo,
     SandboxSpec,
 )
+from sandbox.naming import (
+    container_name,
+    is_managed,
+    labels,
+    task_id_from_container_name,
+    volume_name,
+)
 
 from . import engine
 from .container_config import create_kwargs, workspace_driver_opts
@@ -35,7 +42,6 @@ from .exec_session import (
     start_exec,
 )
 from .info import info_from_inspect, info_from_summary
-from .naming import container_name, is_managed, labels, task_id_from_container_name, volume_name
 
 _VOLUME_BUSY_ATTEMPTS = 10
 _VOLUME_BUSY_PAUSE_SECONDS = 0.1

@@ -7,8 +7,7 @@ from typing import Any
 from docker.types import Mount
 
 from sandbox.interface import AGENT_UID, SERVICES_PATH, WORKSPACE_PATH, SandboxSpec
-
-from .naming import container_name, labels, volume_name
+from sandbox.naming import container_name, labels, volume_name
 
 AGENT_HOME = "/home/agent"
 AGENT_TMP = "/tmp"  # noqa: S108 - the sandbox's own tmpfs, not a host path

@@ -8,8 +8,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from sandbox.interface import LABEL_OWNER, LABEL_TASK, LABEL_WORKFLOW, SandboxInfo
-
-from .naming import volume_name
+from sandbox.naming import volume_name
 
 
 def info_from_inspect(attrs: dict[str, Any]) -> SandboxInfo:

@@ -12,8 +12,8 @@ import docker
 import pytest
 
 from sandbox.docker_backend import DockerSandbox, ImageBuildResult, build_sandbox_image
-from sandbox.docker_backend.naming import volume_name
 from sandbox.interface import LABEL_MANAGED, LABEL_TASK, SandboxInfo, SandboxLimits, SandboxSpec
+from sandbox.naming import volume_name
 
 TEST_IMAGE = "fixbot-sandbox:test"
 BASE_IMAGE = "fixbot-base:bookworm"

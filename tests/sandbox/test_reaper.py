@@ -9,7 +9,6 @@ import docker
 import pytest
 
 from sandbox.docker_backend import DockerSandbox
-from sandbox.docker_backend.naming import labels
 from sandbox.interface import (
     ExecResult,
     ExecStream,
@@ -18,6 +17,7 @@ from sandbox.interface import (
     SandboxInfo,
     SandboxSpec,
 )
+from sandbox.naming import labels
 from sandbox.reaper import reap
 
 from .conftest import MakeSandbox

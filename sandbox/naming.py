@@ -1,4 +1,5 @@
-"""Names and labels of the Docker objects that belong to one task."""
+"""Names and labels of a task's sandbox and workspace, the same in every backend (and in the
+worker's per-task socket directories): one rule for what a task id may be."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from sandbox.interface import LABEL_MANAGED, LABEL_OWNER, LABEL_TASK, LABEL_WORK
 
 CONTAINER_PREFIX = "fixbot-"
 VOLUME_PREFIX = "fixbot-ws-"
-_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 def check_task_id(task_id: str) -> str:
     """Return task_id if it can name a container and a volume, else raise SandboxError."""
-    if not _TASK_ID.fullmatch(task_id):
+    if not TASK_ID.fullmatch(task_id):
         raise SandboxError(
             f"task id {task_id!r} cannot name a sandbox: use letters, digits, '_', '.', '-' "
             "(starting with a letter or digit, at most 128 characters)"
@@ -37,7 +38,7 @@ def task_id_from_container_name(name: str) -> str | None:
     if not bare.startswith(CONTAINER_PREFIX):
         return None
     task_id = bare[len(CONTAINER_PREFIX) :]
-    return task_id if _TASK_ID.fullmatch(task_id) else None
+    return task_id if TASK_ID.fullmatch(task_id) else None
 
 
 def labels(task_id: str, workflow_id: str, owner: str) -> dict[str, str]:
