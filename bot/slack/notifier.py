@@ -145,7 +145,10 @@ class SlackChannel:
         last = self._last_edit.get(thread.root, 0.0)
         if delivery.event.kind == "progress" and now - last < self._edit_interval:
             return
-        self._last_edit[thread.root] = now
+        if delivery.event.kind == "finished":
+            self._last_edit.pop(thread.root, None)  # no more edits for this task
+        else:
+            self._last_edit[thread.root] = now
         await self._client.chat_update(
             channel=thread.channel,
             ts=thread.root,

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from temporalio import activity
 
 from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
+from orchestration.activities.output_lines import stdout_lines
 from orchestration.activities.sandbox_activities import (
     EgressPolicy,
     egress_environment,
@@ -177,14 +178,16 @@ class AgentActivities:
     async def _relay(
         self, stream: ExecStream, parser: AgentStreamParser, reporter: _ProgressReporter
     ) -> None:
-        async for line in _lines(stream):
+        async for line in stdout_lines(
+            stream, idle_seconds=IDLE_HEARTBEAT_SECONDS, on_idle=activity.heartbeat
+        ):
             progress = parser.feed(line)
             if progress:
                 progress = self._redact(progress)
                 activity.heartbeat(progress)
                 await reporter.report(progress)
             else:
-                activity.heartbeat(parser.progress)
+                activity.heartbeat(self._redact(parser.progress or ""))
         if parser.progress:
             await reporter.report(self._redact(parser.progress), force=True)
 
@@ -239,35 +242,3 @@ class _ProgressReporter:
         )
         with contextlib.suppress(Exception):  # progress is best effort; never fail the run for it
             await handle.signal(PROGRESS_SIGNAL, AgentProgress(text=text))
-
-
-async def _lines(stream: ExecStream) -> AsyncIterator[str]:
-    """The stream's stdout as text lines (stderr kept for the tail), read off the event loop."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    def pump() -> None:
-        try:
-            for chunk in stream:
-                if chunk.stream == "stdout":
-                    loop.call_soon_threadsafe(queue.put_nowait, chunk.data)
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    reader = asyncio.ensure_future(asyncio.to_thread(pump))
-    pending = b""
-    while True:
-        try:
-            data = await asyncio.wait_for(queue.get(), timeout=IDLE_HEARTBEAT_SECONDS)
-        except TimeoutError:
-            activity.heartbeat()
-            continue
-        if data is None:
-            break
-        pending += data
-        *complete, pending = pending.split(b"\n")
-        for raw in complete:
-            yield raw.decode(errors="replace")
-    if pending:
-        yield pending.decode(errors="replace")
-    await reader

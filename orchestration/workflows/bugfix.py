@@ -610,8 +610,13 @@ class BugFixWorkflow:
         return self._announcer.events_after(after) if self._announcer else []
 
     @workflow.query
+    def agent_result(self) -> AgentResult | None:
+        """The latest agent run's result, whichever agent runner produced it."""
+        return self._state.agent
+
+    @workflow.query
     def get_claude_result(self) -> AgentResult | None:
-        """The latest agent run's result (the seed's name; any agent runner's result)."""
+        """The seed's name for `agent_result`, kept for existing scripts."""
         return self._state.agent
 
 

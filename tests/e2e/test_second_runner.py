@@ -46,6 +46,10 @@ class ShellScriptRunner:
     def name(self) -> str:
         return "shell-script"
 
+    @property
+    def guide_files(self) -> tuple[str, ...]:
+        return ()  # AGENTS.md, which every task gets, is what the script checks
+
     def probe(self) -> SandboxQuery:
         return SandboxQuery(("bash", "--version"))
 
@@ -90,6 +94,6 @@ async def test_shell_script_runner_completes_a_task_with_its_own_session(
     assert f"-{BUGGY_LINE}" in diff and f"+{FIXED_LINE}" in diff
     assert len(fake_github.pulls("acme", "shop")) == 1
     handle = loop.gateway.client.get_workflow_handle(workflow_id(task.task_id))
-    agent = await handle.query(BugFixWorkflow.get_claude_result)
+    agent = await handle.query(BugFixWorkflow.agent_result)
     assert agent is not None and agent.session_id == RUNNER_SESSION
     assert loop.backend.find(task.task_id) is None

@@ -1,0 +1,40 @@
+"""Sandbox output is split into lines with bounded memory, however it is shaped."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestration.activities.output_lines import CUT_MARKER, BoundedLines
+
+
+def test_lines_across_chunks_come_out_whole_and_in_order() -> None:
+    """A line split over several chunks is one line; several lines in a chunk are several."""
+    lines = BoundedLines(limit=100)
+    assert lines.feed(b'{"a"') == []
+    assert lines.feed(b':1}\n{"b":2}\n{"c"') == [b'{"a":1}', b'{"b":2}']
+    assert lines.feed(b":3}") == []
+    assert lines.rest() == b'{"c":3}'
+    assert lines.rest() is None
+
+
+def test_a_line_over_the_limit_is_cut_and_marked_and_the_next_line_is_whole() -> None:
+    """Only the first `limit` bytes of a long line are kept; the line after it is untouched."""
+    lines = BoundedLines(limit=10)
+    out = lines.feed(b"x" * 25) + lines.feed(b"y" * 25) + lines.feed(b"\nnext\n")
+    assert out == [b"x" * 10 + CUT_MARKER, b"next"]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+def test_a_gigantic_line_without_newline_keeps_memory_at_the_limit(chunk: int) -> None:
+    """200 KB with no newline, fed in small or large chunks, holds at most the limit."""
+    lines = BoundedLines(limit=1000)
+    data = b"z" * 200_000
+    for start in range(0, len(data), chunk):
+        assert lines.feed(data[start : start + chunk]) == []
+        assert lines._size <= 1000
+    assert lines.rest() == b"z" * 1000 + CUT_MARKER
+
+
+def test_an_empty_line_is_a_line() -> None:
+    """Blank lines are kept (the parser skips them; the splitter does not decide that)."""
+    assert BoundedLines().feed(b"\n\na\n") == [b"", b"", b"a"]
