@@ -51,8 +51,9 @@ with workflow.unsafe.imports_passed_through():
         TaskView,
     )
     from orchestration.models.events import TaskEvent
-    from orchestration.policy.approval import decision_refusal
+    from orchestration.workflows import refusals
     from orchestration.workflows.announcer import Announcer
+    from orchestration.workflows.refusals import Refusal
     from orchestration.workflows.state import Stage, TaskState, status_view, task_result
     from orchestration.workflows.task_index import TaskIndex
     from orchestration.workflows.waits import wait_through_cancel
@@ -473,22 +474,9 @@ class BugFixWorkflow:
         digest = changes.digest if changes else None
         return DecisionRecord(decision=decision, at=workflow.now(), approved_digest=digest)
 
-    def _stale(self, decision: Decision) -> str | None:
-        """A decision on a change that has since been revised (or is being) is refused."""
-        s = self._state
-        if s.cancel is not None:
-            return f"the task is being cancelled by {s.cancel.by}"
-        if s.change_request is not None:
-            return f"changes were just requested by {s.change_request.by}"
-        if decision.diff_sha256 and s.changes and decision.diff_sha256 != s.changes.digest:
-            return "the fix was revised since you reviewed it; decide on the latest card"
-        return None
-
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
-        refusal = self._refusal(decision.by) or self._stale(decision)
-        if refusal:
-            raise ApplicationError(refusal, type="DecisionRefused", non_retryable=True)
+        _refuse(refusals.decision(self._state, decision))
 
     @workflow.signal
     def approve(self, decision: SignalDecision | None = None) -> None:
@@ -501,26 +489,16 @@ class BugFixWorkflow:
         self._decide_by_signal(False, decision or SignalDecision())
 
     def _decide_by_signal(self, approve: bool, signal: SignalDecision) -> None:
-        refusal = self._refusal(signal.by)
+        refusal = refusals.deciding(self._state, signal.by)
         if refusal:
             action = "approve" if approve else "reject"
             self._state.refused.append(
-                RefusedAction(by=signal.by, action=action, reason=refusal, at=workflow.now())
+                RefusedAction(by=signal.by, action=action, reason=refusal.reason, at=workflow.now())
             )
-            workflow.logger.warning("refused %s by %r: %s", action, signal.by, refusal)
+            workflow.logger.warning("refused %s by %r: %s", action, signal.by, refusal.reason)
             return
         decision = Decision(approve=approve, by=signal.by, comment=signal.comment)
         self._state.decision = self._record(decision)
-
-    def _refusal(self, decider: str) -> str | None:
-        s = self._state
-        return decision_refusal(
-            policy=s.task.policy,
-            requester=s.task.requester,
-            decider=decider,
-            status=s.status,
-            existing=s.decision,
-        )
 
     @workflow.update
     def request_changes(self, request: ChangeRequest) -> None:
@@ -529,16 +507,7 @@ class BugFixWorkflow:
 
     @request_changes.validator
     def _validate_change_request(self, request: ChangeRequest) -> None:
-        s = self._state
-        refusal = self._refusal(request.by) or (
-            None if request.feedback.strip() else "the requested changes are empty"
-        )
-        if refusal is None and s.change_request is not None:
-            refusal = f"changes were already requested by {s.change_request.by}"
-        if refusal is None and s.cancel is not None:
-            refusal = f"the task is being cancelled by {s.cancel.by}"
-        if refusal:
-            raise ApplicationError(refusal, type="DecisionRefused", non_retryable=True)
+        _refuse(refusals.change_request(self._state, request))
 
     @workflow.update
     def answer(self, answer: Answer) -> None:
@@ -547,11 +516,7 @@ class BugFixWorkflow:
 
     @answer.validator
     def _validate_answer(self, answer: Answer) -> None:
-        status = self._state.status
-        if status.is_terminal:
-            raise ApplicationError(f"the task has ended ({status.value})", non_retryable=True)
-        if not answer.text.strip():
-            raise ApplicationError("the answer is empty", non_retryable=True)
+        _refuse(refusals.answer(self._state, answer))
 
     @workflow.update
     def request_cancel(self, request: CancelRequest) -> TaskStatus:
@@ -563,23 +528,7 @@ class BugFixWorkflow:
 
     @request_cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
-        s = self._state
-        if s.status.is_terminal or self._result is not None:
-            raise ApplicationError(f"the task has ended ({s.status.value})", non_retryable=True)
-        if s.status is TaskStatus.CREATING_PRS or (
-            s.decision is not None and s.decision.decision.approve
-        ):
-            raise ApplicationError(
-                "too late to cancel: the fix is approved and its pull requests are being opened",
-                non_retryable=True,
-            )
-        approvers = s.task.policy.approvers
-        if approvers and request.by not in approvers and request.by != s.task.requester:
-            raise ApplicationError(
-                f"{request.by} may not cancel this task (only its requester or an approver)",
-                type="DecisionRefused",
-                non_retryable=True,
-            )
+        _refuse(refusals.cancel(self._state, request, ended=self._result is not None))
 
     @workflow.signal
     def cancel(self, request: CancelRequest | None = None) -> None:
@@ -618,6 +567,12 @@ class BugFixWorkflow:
     def get_claude_result(self) -> AgentResult | None:
         """The seed's name for `agent_result`, kept for existing scripts."""
         return self._state.agent
+
+
+def _refuse(refusal: Refusal | None) -> None:
+    """Answer a refused update at once; nothing of it reaches history."""
+    if refusal is not None:
+        raise ApplicationError(refusal.reason, type=refusal.error_type, non_retryable=True)
 
 
 async def _finish_regardless(handle: Any) -> Any:
