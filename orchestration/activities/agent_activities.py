@@ -15,11 +15,13 @@ from temporalio import activity
 from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
 from orchestration.activities.output_lines import stdout_lines
+from orchestration.activities.progress import signal_progress
 from orchestration.activities.sandbox_activities import (
     EgressPolicy,
     egress_environment,
     sandbox_model_url,
 )
+from orchestration.activities.transcripts import MAX_TRANSCRIPT_BYTES, TranscriptStore
 from orchestration.agents.port import (
     AgentCommand,
     AgentInvocation,
@@ -29,14 +31,13 @@ from orchestration.agents.port import (
     SandboxQuery,
 )
 from orchestration.agents.prompt import agent_prompt
-from orchestration.models import AgentMode, AgentProgress, AgentRequest, AgentResult
+from orchestration.models import AgentMode, AgentRequest, AgentResult
 from orchestration.proxies.egress.proxy import EgressProxy
 from orchestration.proxies.model.proxy import ModelProxy
 from sandbox.interface import WORKSPACE_PATH, ExecResult, ExecStream, Sandbox
 
-PROGRESS_SIGNAL = "report_progress"
 SIGNAL_INTERVAL_SECONDS = 2.0
-IDLE_HEARTBEAT_SECONDS = 5.0
+IDLE_HEARTBEAT_SECONDS = 1.0  # a silent command (a long test run) still heartbeats every second
 STOPPED_BEFORE_RUN = (
     "the sandbox is no longer running (the Docker engine restarted, or the container was "
     "stopped); the task cannot continue in it"
@@ -59,7 +60,9 @@ class AgentActivities:
         egress_policy: EgressPolicy,
         redact: Callable[[str], str] = lambda text: text,
         egress: EgressProxy | None = None,
+        transcripts: TranscriptStore | None = None,
     ) -> None:
+        self._transcripts = transcripts
         self._runner = runner
         self._egress = egress
         self._redact = redact
@@ -97,7 +100,8 @@ class AgentActivities:
         except asyncio.CancelledError:
             await self._stop_agent(request.sandbox.sandbox_id)
             raise
-        return self._redacted(await self._finish(request, parser, stream.result()))
+        result = self._redacted(await self._finish(request, parser, stream.result()))
+        return await self._keep_transcript(request, result)
 
     async def _finish(
         self, request: AgentRequest, parser: AgentStreamParser, outcome: ExecResult
@@ -112,6 +116,26 @@ class AgentActivities:
         if not outcome.timed_out:
             await self._require_running_sandbox(request, STOPPED_DURING_RUN)
         raise permanent(reason, "AgentFailed")
+
+    async def _keep_transcript(self, request: AgentRequest, result: AgentResult) -> AgentResult:
+        """Copy the session's transcript out of the sandbox; a failure is logged, since the
+        run itself succeeded."""
+        argv = self._runner.transcript_argv(result.session_id, MAX_TRANSCRIPT_BYTES)
+        if self._transcripts is None or argv is None:
+            return result
+        try:
+            found = await asyncio.to_thread(
+                self._backend.exec, request.sandbox.sandbox_id, argv, timeout_seconds=60
+            )
+            if found.exit_code != 0 or not found.stdout:
+                raise ValueError(f"no transcript (exit {found.exit_code})")
+            path = await asyncio.to_thread(
+                self._transcripts.save, request.task.task_id, result.session_id, found.stdout
+            )
+        except Exception as exc:  # the transcript is for inspection; the fix does not need it
+            activity.logger.warning("transcript of %s not kept: %s", result.session_id, exc)
+            return result
+        return result.model_copy(update={"transcript": str(path)})
 
     def _redacted(self, result: AgentResult) -> AgentResult:
         """What the agent wrote goes into history, Slack and PRs: no token it came across."""
@@ -234,11 +258,4 @@ class _ProgressReporter:
 
     async def _send(self, text: str) -> None:
         self._last = time.monotonic()
-        info = activity.info()
-        if info.workflow_id is None:
-            return
-        handle = activity.client().get_workflow_handle(
-            info.workflow_id, run_id=info.workflow_run_id
-        )
-        with contextlib.suppress(Exception):  # progress is best effort; never fail the run for it
-            await handle.signal(PROGRESS_SIGNAL, AgentProgress(text=text))
+        await signal_progress(text)

@@ -7,8 +7,10 @@ import asyncio
 from temporalio import activity
 
 from orchestration.activities import contracts
+from orchestration.activities.capacity import SandboxCapacity
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeats
+from orchestration.activities.progress import signal_progress
 from orchestration.agents.port import AgentRunner
 from orchestration.models import DestroyRequest, ProvisionRequest, SandboxRef
 from orchestration.proxies.egress.proxy import EgressProxy
@@ -76,9 +78,11 @@ class SandboxActivities:
         limits: SandboxLimits,
         owner: str,
         agent: AgentRunner,
+        capacity: SandboxCapacity,
         runtime: str | None = None,
     ) -> None:
         self._agent = agent
+        self._capacity = capacity
         self._runtime = runtime
         self._egress = egress
         self._egress_policy = egress_policy
@@ -92,7 +96,8 @@ class SandboxActivities:
     @activity.defn(name=contracts.PROVISION_SANDBOX.name)
     @heartbeats
     async def provision(self, request: ProvisionRequest) -> SandboxRef:
-        """Create the hardened container, connect it to the model proxy, check the CLI."""
+        """Create the hardened container (once a slot on this engine is free), connect it to
+        the model proxy, check the agent's CLI."""
         route = await self._proxy.open_route(request.task_id, budget_usd=request.budget_usd)
         spec = SandboxSpec(
             task_id=request.task_id,
@@ -105,7 +110,8 @@ class SandboxActivities:
             runtime=self._runtime,
         )
         try:
-            info = await asyncio.to_thread(self._backend.create, spec)
+            async with self._capacity.slot(request.task_id, signal_progress):
+                info = await asyncio.to_thread(self._backend.create, spec)
         except ImageMissing as exc:
             raise permanent(str(exc), "ImageMissing") from None
         await self._check_cli(info)

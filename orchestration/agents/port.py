@@ -95,5 +95,9 @@ class AgentRunner(Protocol):
         """Whether a lost attempt got far enough to leave a session that a retry can resume;
         None when this CLI cannot tell (the retry then starts over)."""
 
+    def transcript_argv(self, session_id: str, max_bytes: int) -> tuple[str, ...] | None:
+        """A command printing (at most max_bytes of) the session's transcript, kept outside
+        the sandbox after every run; None when this CLI keeps none."""
+
     def new_stream_parser(self) -> AgentStreamParser:
         """A fresh parser for one run's output."""

@@ -113,6 +113,7 @@ class AgentResult(BaseModel):
     usage: TokenUsage = Field(default_factory=TokenUsage)
     num_turns: int = 0
     duration_ms: int = 0
+    transcript: str | None = None  # where the worker keeps the session's transcript
 
 
 class AgentProgress(BaseModel):

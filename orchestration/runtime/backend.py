@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from temporalio.client import Client
@@ -30,6 +31,15 @@ class Runtime:
     gateway: TaskGateway
     ui_url: str | None
     settings: Settings
+
+
+def use_blocking_threads(settings: Settings) -> None:
+    """Give asyncio.to_thread (every Docker and git call) a pool sized for many tasks at once;
+    the default (a few threads per core) lets a burst of tasks wait minutes for a thread."""
+    pool = ThreadPoolExecutor(
+        max_workers=settings.worker.blocking_threads, thread_name_prefix="fixbot-blocking"
+    )
+    asyncio.get_running_loop().set_default_executor(pool)
 
 
 def docker_backend() -> Sandbox:
@@ -72,6 +82,7 @@ async def running_backend(
             settings = settings.model_copy(update={"temporal_ui_url": ui_url})
         client = await connect(settings, address)
         gateway = TaskGateway(client, settings.temporal_task_queue)
+        use_blocking_threads(settings)
         async with sandbox_services(settings) as services:
             worker = build_worker(client, settings, backend, channels, services=services)
             async with worker, reaping(backend, gateway, settings):
@@ -85,6 +96,7 @@ async def running_worker(
     """A worker (and its reaper) for the configured Temporal, for as long as the block runs."""
     client = await connect(settings)
     gateway = TaskGateway(client, settings.temporal_task_queue)
+    use_blocking_threads(settings)
     async with sandbox_services(settings) as services:
         worker = build_worker(client, settings, backend, channels, services=services)
         async with worker, reaping(backend, gateway, settings):

@@ -100,6 +100,13 @@ class SlackSettings(BaseModel):
     status_edit_interval_seconds: float = 3.0
 
 
+class WorkerSettings(BaseModel):
+    # sandboxes this worker's Docker engine runs at once; more tasks wait, in order, visibly
+    max_sandboxes: int = Field(default=8, ge=1)
+    # threads for short blocking calls (Docker, git); agent output has threads of its own
+    blocking_threads: int = Field(default=64, ge=4)
+
+
 class Settings(BaseSettings):
     """All settings; nested sections use FIXBOT_<SECTION>__<NAME> (e.g. FIXBOT_SANDBOX__IMAGE)."""
 
@@ -158,6 +165,7 @@ class Settings(BaseSettings):
     approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
     git: GitSettings = Field(default_factory=GitSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @field_validator("log_format")
     @classmethod

@@ -10,9 +10,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from orchestration.activities.agent_activities import AgentActivities
+from orchestration.activities.capacity import SandboxCapacity
 from orchestration.activities.notify_activities import NotifyActivities
 from orchestration.activities.publish_activities import PublishActivities
 from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
+from orchestration.activities.transcripts import TranscriptStore
 from orchestration.activities.validation_activities import ValidationActivities
 from orchestration.activities.workspace_activities import WorkspaceActivities
 from orchestration.agents.claude.runner import ClaudeCodeRunner
@@ -58,6 +60,7 @@ def build_worker(
             egress_policy=_egress_policy(settings),
             redact=Redactor(settings.secret_values()).text,
             egress=services.egress,
+            transcripts=TranscriptStore(settings.data_dir / "transcripts"),
         ).run,
         PublishActivities(
             mirrors,
@@ -107,6 +110,7 @@ def _sandbox_activities(
         limits=limits,
         owner=settings.sandbox_owner,
         agent=runner,
+        capacity=SandboxCapacity(backend, settings.sandbox_owner, settings.worker.max_sandboxes),
         runtime=s.runtime,
     )
     return [acts.provision, acts.destroy]

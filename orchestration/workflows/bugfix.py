@@ -257,7 +257,7 @@ class BugFixWorkflow:
             Step.CHANGES, TaskStatus.RUNNING, contracts.COLLECT_CHANGES, collect, QUICK
         )
         if not s.changes.repositories:
-            raise _Stop(TaskStatus.NO_CHANGE, s.summary or "the agent changed nothing")
+            raise _Stop(*_nothing_changed(s.agent))
         protected = s.changes.protected_files
         if protected and not s.changes.protected_paths_allowed:
             raise _Stop(
@@ -567,6 +567,15 @@ class BugFixWorkflow:
     def get_claude_result(self) -> AgentResult | None:
         """The seed's name for `agent_result`, kept for existing scripts."""
         return self._state.agent
+
+
+def _nothing_changed(agent: AgentResult | None) -> tuple[TaskStatus, str]:
+    """How a task whose workspace holds no change ends: "no change needed" when the agent
+    said so, but a failure when it claimed a fix it never wrote (its word is not the tree)."""
+    if agent is not None and agent.outcome is AgentOutcome.FIXED:
+        where = f"; its transcript is kept at {agent.transcript}" if agent.transcript else ""
+        return TaskStatus.FAILED, f"the agent reported a fix but changed no file{where}"
+    return TaskStatus.NO_CHANGE, (agent.summary if agent else "") or "the agent changed nothing"
 
 
 def _refuse(refusal: Refusal | None) -> None:

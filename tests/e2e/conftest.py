@@ -19,7 +19,7 @@ from orchestration.agents.port import AgentRunner
 from orchestration.client.gateway import TaskGateway
 from orchestration.models import TaskInput, TaskResult, TaskStatus, TaskView
 from orchestration.runtime.services import sandbox_services
-from orchestration.runtime.settings import SandboxSettings, Settings
+from orchestration.runtime.settings import SandboxSettings, Settings, WorkerSettings
 from orchestration.runtime.worker import build_worker
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
@@ -93,11 +93,14 @@ async def start_loop(
         model_url: str,
         sandbox: SandboxSettings | None = None,
         agent_runner: AgentRunner | None = None,
+        worker: WorkerSettings | None = None,
     ) -> Loop:
         queue = f"e2e-{uuid.uuid4().hex[:8]}"
         settings = e2e_settings(tmp_path / "data", fake_github, model_url, queue)
         if sandbox is not None:
             settings = settings.model_copy(update={"sandbox": sandbox})
+        if worker is not None:
+            settings = settings.model_copy(update={"worker": worker})
         proxy = await stack.enter_async_context(sandbox_services(settings))
         worker = build_worker(
             temporal_env.client, settings, backend, services=proxy, agent_runner=agent_runner

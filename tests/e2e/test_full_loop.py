@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cli.demo_repo import BUGGY_LINE, FIXED_LINE, PRICING, README, TESTS, scripted_fix
+from orchestration.client.gateway import workflow_id
 from orchestration.client.task_factory import make_task, new_task_id
 from orchestration.models import RepositorySpec, TaskStatus
 from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
+from orchestration.workflows.bugfix import BugFixWorkflow
 from tests.e2e.conftest import Loop
 from tests.fakes.github import FakeGitHub
 
@@ -72,6 +76,11 @@ async def test_cli_task_is_fixed_approved_and_opened_as_one_pull_request(
     assert result.cost_usd > 0 and result.usage.total > 0 and result.num_turns > 0
     assert result.decision is not None and result.decision.decision.comment == "looks right"
     assert_no_sandbox_left(loop, task_id)
+    handle = loop.gateway.client.get_workflow_handle(workflow_id(task_id))
+    agent = await handle.query(BugFixWorkflow.agent_result)
+    assert agent is not None and agent.transcript is not None  # kept after the sandbox is gone
+    transcript = await asyncio.to_thread(Path(agent.transcript).read_text)
+    assert agent.session_id in transcript and FIXED_LINE.strip() in transcript
 
 
 def two_repo_script() -> ModelScript:

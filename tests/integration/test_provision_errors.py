@@ -12,6 +12,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from orchestration.activities.capacity import SandboxCapacity
 from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
 from orchestration.agents.claude.runner import ClaudeCodeRunner
 from orchestration.models import ProvisionRequest
@@ -35,6 +36,7 @@ async def proxy(tmp_path: Path) -> AsyncIterator[ModelProxy]:
 
 def activities(image: str, proxy: ModelProxy) -> tuple[SandboxActivities, DockerSandbox]:
     backend = DockerSandbox()
+    owner = f"pytest-{uuid.uuid4().hex[:6]}"
     acts = SandboxActivities(
         backend,
         proxy,
@@ -43,8 +45,9 @@ def activities(image: str, proxy: ModelProxy) -> tuple[SandboxActivities, Docker
         image=image,
         network="none",
         limits=SandboxLimits(memory_mb=256, pids=64),
-        owner=f"pytest-{uuid.uuid4().hex[:6]}",
+        owner=owner,
         agent=ClaudeCodeRunner(),
+        capacity=SandboxCapacity(backend, owner, limit=4),
     )
     return acts, backend
 

@@ -219,6 +219,24 @@ async def test_no_change_ends_as_no_change_with_the_explanation(
     assert "publish" not in stubs.calls
 
 
+async def test_a_claimed_fix_with_no_change_fails_saying_so(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """The agent says "fixed" but the workspace holds no change: the task fails and says
+    exactly that (with where its transcript is), never "no change needed"."""
+    claimed = agent_result(summary="fixed, all tests pass", transcript="/data/t/s.jsonl")
+    stubs = Stubs(agent_results=[claimed], changed=lambda task: [])
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.FAILED
+    assert result.error == (
+        "the agent reported a fix but changed no file; its transcript is kept at /data/t/s.jsonl"
+    )
+    assert "publish" not in stubs.calls and stubs.destroyed == [task.task_id]
+
+
 async def test_two_repositories_reach_the_pull_request_step_together(
     harness: Callable[[Stubs], TaskGateway],
 ) -> None:

@@ -54,5 +54,21 @@ class ClaudeCodeRunner:
         """Prints the session's file when claude wrote one (it does from its first turn)."""
         return SandboxQuery(("find", SESSIONS_DIR, "-name", f"{session_id}.jsonl"), 30)
 
+    def transcript_argv(self, session_id: str, max_bytes: int) -> tuple[str, ...]:
+        """The session's .jsonl under ~/.claude/projects (the folder is named after the cwd)."""
+        name = f"{session_id}.jsonl"
+        return (
+            "find",
+            SESSIONS_DIR,
+            "-name",
+            name,
+            "-exec",
+            "head",
+            "-c",
+            str(max_bytes),
+            "{}",
+            ";",
+        )
+
     def new_stream_parser(self) -> StreamState:
         return StreamState()
