@@ -65,6 +65,9 @@ ResultT = TypeVar("ResultT")
 
 QUICK = timedelta(minutes=2)
 WORKSPACE_TIMEOUT = timedelta(minutes=20)
+# provisioning includes waiting for a free sandbox slot (heartbeating, so a lost worker is
+# still noticed in seconds); a long queue must not fail the tasks at its end
+PROVISION_TIMEOUT = timedelta(hours=12)
 PUBLISH_TIMEOUT = timedelta(minutes=10)
 # a worker that dies mid-run leaves its claude running in the sandbox: the next attempt stops
 # it and resumes the same session (see the agent activity)
@@ -184,7 +187,11 @@ class BugFixWorkflow:
             allow_egress=s.task.allow_egress,
         )
         s.sandbox = await self._step(
-            Step.PROVISION, TaskStatus.PROVISIONING, contracts.PROVISION_SANDBOX, request, QUICK
+            Step.PROVISION,
+            TaskStatus.PROVISIONING,
+            contracts.PROVISION_SANDBOX,
+            request,
+            PROVISION_TIMEOUT,
         )
         self._announce(NoticeKind.SANDBOX_READY)
         target = SandboxTarget(task=s.task, sandbox=s.sandbox)
