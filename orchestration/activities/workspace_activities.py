@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 
 from temporalio import activity
 
 from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
-from orchestration.activities.heartbeat import heartbeats
+from orchestration.activities.heartbeat import BEAT_SECONDS, heartbeats
 from orchestration.agents.prompt import GUIDE_FILE, workspace_guide
 from orchestration.models import (
     ChangeSet,
@@ -23,9 +25,10 @@ from orchestration.models import (
     WorkspaceReport,
 )
 from orchestration.workspace import changes
-from orchestration.workspace.archive import WorkspaceArchive
+from orchestration.workspace.archive import RepositoryEntry, checkout_argv, workspace_tar
 from orchestration.workspace.git import run_git
-from orchestration.workspace.mirror import MirrorCache, resolve_branch
+from orchestration.workspace.history import History, history_pack
+from orchestration.workspace.mirror import BranchNotFound, MirrorCache, resolve_branch
 from sandbox.interface import WORKSPACE_PATH, Sandbox
 
 GitEnvironment = Callable[[str], Mapping[str, str]]
@@ -61,41 +64,55 @@ class WorkspaceActivities:
         self._allow_protected = allow_protected
 
     @activity.defn(name=contracts.PREPARE_WORKSPACE.name)
-    @heartbeats
     async def prepare(self, target: SandboxTarget) -> WorkspaceReport:
-        """Fetch each repository into the mirror cache and stream its tree into the sandbox."""
-        archive = WorkspaceArchive()
-        prepared: list[PreparedRepository] = []
-        for repo in target.task.repositories:
-            activity.heartbeat(f"fetching {repo.name}")
-            commit = await asyncio.to_thread(self._add_repository, archive, repo)
-            prepared.append(
-                PreparedRepository(
-                    name=repo.name,
-                    branch=repo.branch,
-                    commit=commit,
-                    path=f"{WORKSPACE_PATH}/{repo.name}",
-                )
-            )
-        guide = workspace_guide(target.task)
-        for name in self._guide_files:
-            archive.add_file(name, guide)
-        sandbox_id = target.sandbox.sandbox_id
-        await asyncio.to_thread(
-            self._backend.put_archive, sandbox_id, WORKSPACE_PATH, archive.finish()
-        )
+        """Fetch each repository into the mirror cache and stream its history into the sandbox,
+        heartbeating what is happening (a large fetch shows its progress)."""
+        board = _Board()
+        cancel = threading.Event()  # stops git when Temporal cancels or times out the activity
+        async with _heartbeating(board):
+            try:
+                return await self._prepare(target, board, cancel)
+            finally:
+                cancel.set()
+
+    async def _prepare(
+        self, target: SandboxTarget, board: _Board, cancel: threading.Event
+    ) -> WorkspaceReport:
+        self._mirrors.root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="fixbot-history-", dir=self._mirrors.root) as tmp:
+            entries: list[RepositoryEntry] = []
+            for repo in target.task.repositories:
+                board.say(f"fetching {repo.name}")
+                scratch = Path(tmp) / str(len(entries))
+                history = await asyncio.to_thread(self._history, repo, scratch, board, cancel)
+                entries.append(RepositoryEntry(name=repo.name, history=history))
+            guide = workspace_guide(target.task)
+            stream = workspace_tar(entries, dict.fromkeys(self._guide_files, guide))
+            sandbox_id = target.sandbox.sandbox_id
+            board.say("copying into the sandbox")
+            await asyncio.to_thread(self._backend.put_archive, sandbox_id, WORKSPACE_PATH, stream)
+        prepared = [_prepared(entry) for entry in entries]
         for repo_state in prepared:
-            await self._check(sandbox_id, ["git", "-C", repo_state.path, "reset", "--quiet"])
+            board.say(f"checking out {repo_state.name}")
+            await self._check(sandbox_id, checkout_argv(repo_state.path))
         return WorkspaceReport(repositories=prepared)
 
-    def _add_repository(self, archive: WorkspaceArchive, repo: RepositorySpec) -> str:
-        mirror = self._mirrors.update(repo.url, env=self._git_env(repo.url))
+    def _history(
+        self, repo: RepositorySpec, scratch: Path, board: _Board, cancel: threading.Event
+    ) -> History:
         try:
+            mirror = self._mirrors.update(
+                repo.url,
+                env=self._git_env(repo.url),
+                branch=repo.branch,
+                on_line=lambda line: board.say(f"fetching {repo.name}: {line}"),
+                cancel=cancel,
+            )
             commit = resolve_branch(mirror, repo.url, repo.branch)
-        except RuntimeError as exc:
+        except BranchNotFound as exc:
             raise permanent(str(exc), "BranchMissing") from None
-        archive.add_repository(mirror, repo.name, repo.branch, commit)
-        return commit
+        scratch.mkdir()
+        return history_pack(mirror, repo.branch, commit, self._mirrors.depth, scratch)
 
     @activity.defn(name=contracts.COLLECT_CHANGES.name)
     @heartbeats
@@ -133,3 +150,39 @@ class WorkspaceActivities:
                 f"`{' '.join(argv[:4])} …` failed in the sandbox ({result.exit_code}): {stderr}"
             )
         return result.stdout
+
+
+def _prepared(entry: RepositoryEntry) -> PreparedRepository:
+    return PreparedRepository(
+        name=entry.name,
+        branch=entry.history.branch,
+        commit=entry.history.commit,
+        path=f"{WORKSPACE_PATH}/{entry.name}",
+    )
+
+
+class _Board:
+    """The latest thing prepare is doing, written from worker threads, read by heartbeats."""
+
+    def __init__(self) -> None:
+        self.text = "starting"
+
+    def say(self, text: str) -> None:
+        self.text = text  # one reference swap: safe across threads
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating(board: _Board) -> AsyncIterator[None]:
+    """Heartbeat every second with the board's latest line as the details."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat(board.text)
+            await asyncio.sleep(BEAT_SECONDS)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,22 +1,25 @@
-"""The tar stream that becomes /workspace in the sandbox.
+"""The tar stream that becomes /workspace in the sandbox, produced as it is sent.
 
-Per repository: the tree of the requested commit (`git archive`) plus a shallow `.git`
-(recent history for `git log`/`blame`, and the baseline the change is diffed against).
-Every entry is owned by the sandbox's agent user, because nobody in the sandbox can chown.
+Per repository it holds a ready `.git`: a few small files written here (HEAD, config, the
+branch, the shallow boundary, info/exclude) and the history pack with its index, read from
+disk in chunks. The sandbox then checks the tree out of that pack itself (`checkout_argv`),
+so the worker neither parses the repository nor holds it in memory: its memory stays the
+same for a repository of any size. Every entry is owned by the sandbox's agent user, because
+nobody in the sandbox can chown.
 """
 
 from __future__ import annotations
 
-import io
-import shutil
 import tarfile
-import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.workspace.git import GitError, run_git
+from orchestration.workspace.history import History
 from sandbox.interface import AGENT_UID
 
-HISTORY_DEPTH = 50
+CHUNK_BYTES = 1024 * 1024
 # Artefacts of building and testing that must never end up in a fix, even in a repository
 # whose .gitignore forgets them; written to .git/info/exclude, which git reads like .gitignore.
 BUILD_ARTEFACTS = (
@@ -32,81 +35,91 @@ BUILD_ARTEFACTS = (
     "*.egg-info/",
     ".DS_Store",
 )
-_FAST_TMP = Path("/dev/shm")  # noqa: S108 -- scratch in memory: the disk is slow with many small files
+_CONFIG = (
+    "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
+    "\tlogallrefupdates = true\n"
+)
+_GIT_DIRECTORIES = ("", "info", "objects", "objects/info", "objects/pack", "refs", "refs/heads")
+_BLOCK = 512
 
 
-class WorkspaceArchive:
-    """Builds one tar holding several repositories and the workspace guide files."""
+@dataclass(frozen=True)
+class RepositoryEntry:
+    """One repository of the workspace: its directory name and the history to put there."""
 
-    def __init__(self) -> None:
-        self._buffer = io.BytesIO()
-        # closed by finish(): the archive is built across several calls
-        self._tar = tarfile.open(  # noqa: SIM115
-            fileobj=self._buffer, mode="w", format=tarfile.PAX_FORMAT
-        )
-
-    def add_repository(self, mirror: Path, name: str, branch: str, commit: str) -> None:
-        """Add the commit's tree and a shallow history under `<name>/`."""
-        self._add_directory(name)
-        tree = run_git(["--git-dir", str(mirror), "archive", "--format=tar", commit])
-        with tarfile.open(fileobj=io.BytesIO(tree), mode="r:") as source:
-            for member in source:
-                data = source.extractfile(member) if member.isfile() else None
-                member.name = f"{name}/{member.name}"
-                self._tar.addfile(_owned(member), data)
-        self._add_history(mirror, name, branch, commit)
-
-    def add_file(self, path: str, text: str) -> None:
-        data = text.encode()
-        info = _owned(tarfile.TarInfo(path))
-        info.size, info.mode = len(data), 0o644
-        self._tar.addfile(info, io.BytesIO(data))
-
-    def finish(self) -> bytes:
-        self._tar.close()
-        return self._buffer.getvalue()
-
-    def _add_directory(self, path: str) -> None:
-        info = _owned(tarfile.TarInfo(path))
-        info.type, info.mode = tarfile.DIRTYPE, 0o755
-        self._tar.addfile(info)
-
-    def _add_history(self, mirror: Path, name: str, branch: str, commit: str) -> None:
-        scratch = Path(tempfile.mkdtemp(prefix="fixbot-git-", dir=_scratch_root()))
-        try:
-            git_dir = scratch / "git"
-            run_git(
-                [
-                    "clone",
-                    "--bare",
-                    "--quiet",
-                    "--depth",
-                    str(HISTORY_DEPTH),
-                    "--single-branch",
-                    "--branch",
-                    branch,
-                    "--",
-                    mirror.resolve().as_uri(),
-                    str(git_dir),
-                ]
-            )
-            head = run_git(["--git-dir", str(git_dir), "rev-parse", "HEAD"]).decode().strip()
-            if head != commit:
-                raise GitError(f"{name}: branch {branch} moved while preparing; retrying helps")
-            run_git(["--git-dir", str(git_dir), "config", "core.bare", "false"])
-            run_git(["--git-dir", str(git_dir), "remote", "remove", "origin"])
-            (git_dir / "info").mkdir(exist_ok=True)
-            (git_dir / "info" / "exclude").write_text("\n".join(BUILD_ARTEFACTS) + "\n")
-            self._tar.add(str(git_dir), arcname=f"{name}/.git", filter=_owned)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+    name: str
+    history: History
 
 
-def _owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+def workspace_tar(
+    repositories: Iterable[RepositoryEntry], files: Mapping[str, str]
+) -> Iterator[bytes]:
+    """The workspace as tar pieces: each repository's `.git`, then files at the top."""
+    for repository in repositories:
+        yield from _repository(repository)
+    for path, text in files.items():
+        yield from _file(path, text.encode())
+    yield b"\0" * (2 * _BLOCK)
+
+
+def checkout_argv(repo_path: str) -> list[str]:
+    """Check the branch's tree out of the history pack, writing files and a fresh index."""
+    return ["git", "-C", repo_path, "read-tree", "--reset", "-u", "HEAD"]
+
+
+def _repository(repository: RepositoryEntry) -> Iterator[bytes]:
+    history = repository.history
+    git = f"{repository.name}/.git"
+    yield _header(repository.name, tarfile.DIRTYPE, 0o755)
+    for directory in _GIT_DIRECTORIES:
+        yield _header(f"{git}/{directory}".rstrip("/"), tarfile.DIRTYPE, 0o755)
+    small = {
+        "HEAD": f"ref: refs/heads/{history.branch}\n",
+        "config": _CONFIG,
+        "packed-refs": f"{history.commit} refs/heads/{history.branch}\n",
+        "info/exclude": "\n".join(BUILD_ARTEFACTS) + "\n",
+    }
+    if history.shallow:
+        small["shallow"] = "".join(f"{oid}\n" for oid in history.shallow)
+    for path, text in small.items():
+        yield from _file(f"{git}/{path}", text.encode())
+    for source in (history.pack, history.index):
+        yield from _disk_file(f"{git}/objects/pack/{_pack_name(source)}", source)
+
+
+def _pack_name(source: Path) -> str:
+    """`pack-<hash>.<ext>`, the name git looks for, from pack-objects' `history-<hash>`."""
+    return "pack-" + source.name.removeprefix("history-")
+
+
+def _file(path: str, data: bytes) -> Iterator[bytes]:
+    yield _header(path, tarfile.REGTYPE, 0o644, len(data))
+    yield data + _padding(len(data))
+
+
+def _disk_file(path: str, source: Path) -> Iterator[bytes]:
+    """A file's entry read in chunks; the file is our own pack, written before this runs."""
+    size = source.stat().st_size
+    yield _header(path, tarfile.REGTYPE, 0o444, size)
+    sent = 0
+    with source.open("rb") as data:
+        while sent < size:
+            chunk = data.read(min(CHUNK_BYTES, size - sent))
+            if not chunk:
+                raise OSError(f"{source} shrank while being sent")
+            sent += len(chunk)
+            yield chunk
+    yield _padding(size)
+
+
+def _header(path: str, kind: bytes, mode: int, size: int = 0) -> bytes:
+    info = tarfile.TarInfo(path)
+    info.type, info.mode, info.size = kind, mode, size
     info.uid = info.gid = AGENT_UID
     info.uname = info.gname = "agent"
-    return info
+    info.mtime = int(time.time())
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
-def _scratch_root() -> str | None:
-    return str(_FAST_TMP) if _FAST_TMP.is_dir() else None
+def _padding(size: int) -> bytes:
+    return b"\0" * (-size % _BLOCK)

@@ -24,7 +24,7 @@ from orchestration.models import (
 )
 from orchestration.testing.memory_sandbox import InMemorySandbox
 from sandbox.interface import SandboxInfo
-from tests.forge.gitrepo import git
+from tests.forge.gitrepo import git, write_files
 
 FIXED_CART = "def average(prices):\n    return sum(prices) / len(prices) if prices else 0.0\n"
 
@@ -180,3 +180,36 @@ async def test_a_missing_branch_fails_for_good(
     assert (caught.value.type, caught.value.non_retryable) == ("BranchMissing", True)
     assert "no-such-branch" in str(caught.value)
     assert not any(backend.host_path(sandbox.sandbox_id, "/workspace").iterdir())
+
+
+async def test_history_stops_at_fifty_commits_and_the_tree_is_the_committed_one(
+    activities: WorkspaceActivities,
+    backend: InMemorySandbox,
+    sandbox: SandboxInfo,
+    source: Path,
+) -> None:
+    """log and blame work on the last 50 commits; export-ignore and export-subst change
+    nothing; build artefacts are excluded through .git/info/exclude."""
+    write_files(source, {".gitattributes": "hidden.txt export-ignore\nstamp.txt export-subst\n"})
+    write_files(source, {"hidden.txt": "still here\n", "stamp.txt": "$Format:%H$\n"})
+    git(source, "add", "--all")
+    for number in range(55):
+        write_files(source, {"cart.py": f"# revision {number}\n"})
+        git(source, "commit", "--quiet", "--no-gpg-sign", "--all", "-m", f"Revision {number}")
+    await prepare(activities, target_for(sandbox, spec_of(source)))
+    assert in_sandbox(backend, sandbox, "git rev-list --count HEAD").strip() == "50"
+    assert "summary Revision 54" in in_sandbox(backend, sandbox, "git blame --porcelain cart.py")
+    assert in_sandbox(backend, sandbox, "cat hidden.txt stamp.txt") == "still here\n$Format:%H$\n"
+    assert "__pycache__/" in in_sandbox(backend, sandbox, "cat .git/info/exclude")
+    assert in_sandbox(backend, sandbox, "git status --porcelain") == ""
+
+
+async def test_heartbeats_say_what_prepare_is_doing(
+    activities: WorkspaceActivities, sandbox: SandboxInfo, source: Path
+) -> None:
+    """The details of prepare's heartbeats name the repository being fetched."""
+    details: list[object] = []
+    environment = ActivityEnvironment()
+    environment.on_heartbeat = lambda *args: details.extend(args)
+    await environment.run(activities.prepare, target_for(sandbox, spec_of(source)))
+    assert any(str(detail).startswith("fetching shop") for detail in details), details
