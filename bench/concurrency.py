@@ -47,8 +47,13 @@ from tests.support.images import TEST_IMAGE, ensure_test_image
 SCRATCH = "/tmp"  # noqa: S108 -- inside the bare container, its own /tmp
 
 
+def busy_command(seconds: int) -> str:
+    """A command that keeps the agent busy (Claude Code refuses a standalone long `sleep`)."""
+    return f"python3 -c 'import time; time.sleep({seconds})'"
+
+
 def busy_step(seconds: int) -> ScriptStep:
-    return ScriptStep(tool="Bash", input={"command": f"sleep {seconds}", "description": "Wait"})
+    return ScriptStep(tool="Bash", input={"command": busy_command(seconds), "description": "Wait"})
 
 
 def bare_script(seconds: int) -> ModelScript:

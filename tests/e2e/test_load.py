@@ -29,10 +29,15 @@ AGENT_SECONDS = 6  # each agent run outlasts the heartbeat timeout twice over
 HEARTBEAT_SECONDS = 3
 
 
+def busy_command(seconds: int) -> str:
+    """A command that keeps the agent busy (Claude Code refuses a standalone long `sleep`)."""
+    return f"python3 -c 'import time; time.sleep({seconds})'"
+
+
 def slow_fix() -> ModelScript:
     """The demo's fix, after a command that keeps the agent busy for a while."""
     busy = ScriptStep(
-        tool="Bash", input={"command": f"sleep {AGENT_SECONDS}", "description": "Think"}
+        tool="Bash", input={"command": busy_command(AGENT_SECONDS), "description": "Think"}
     )
     return ModelScript(steps=[busy, *scripted_fix().steps])
 
