@@ -6,8 +6,8 @@ then fixes the demo's bug. Printed: wall time to the last result, activity retri
 heartbeat timeouts found in the histories, each task's start to first model request, and the
 worker's peak RSS.
 
-Baseline, same run: N bare `docker run`s of the same image running `claude` with a script of
-the same length (the S-second command, then the outcome), against the same scripted model.
+Baseline, same run: N bare `docker run`s of the same image running `claude` with the same
+script on its own copy of the same repository, against the same scripted model.
 
     uv run python bench/concurrency.py [--tasks 20] [--seconds 75] [--max-sandboxes 20]
 """
@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -25,6 +28,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bot.cli.demo_repo import create_demo_repository, scripted_fix
+from orchestration.agents.claude.command import OUTCOME_SCHEMA
 from orchestration.client.gateway import workflow_id
 from orchestration.client.task_factory import make_task
 from orchestration.models import RepositorySpec, TaskInput, TaskResult, TaskStatus
@@ -42,6 +46,7 @@ from orchestration.testing.scripted_model import (
     ScriptStep,
     assistant_turns,
 )
+from sandbox.interface import AGENT_UID
 from tests.support.images import TEST_IMAGE, ensure_test_image
 
 SCRATCH = "/tmp"  # noqa: S108 -- inside the bare container, its own /tmp
@@ -56,34 +61,49 @@ def busy_step(seconds: int) -> ScriptStep:
     return ScriptStep(tool="Bash", input={"command": busy_command(seconds), "description": "Wait"})
 
 
-def bare_script(seconds: int) -> ModelScript:
-    outcome = {"outcome": "no_fix", "summary": "bare baseline"}
-    return ModelScript(
-        steps=[busy_step(seconds), ScriptStep(tool="StructuredOutput", input=outcome)]
-    )
+def agent_script(seconds: int) -> ModelScript:
+    """What every agent does, bare or in fixbot: stay busy, then fix the demo's bug."""
+    return ModelScript(steps=[busy_step(seconds), *scripted_fix().steps])
 
 
-async def bare_agents(image: str, count: int, seconds: int) -> float:
-    """Wall time of `count` bare containers each running claude through the script."""
-    schema = '{"type":"object","properties":{"outcome":{"type":"string"}},"required":["outcome"]}'
-    with ScriptedModelServer(bare_script(seconds)) as model:
-        argv = [
-            "docker", "run", "--rm", "--network", "host",
-            "-e", f"ANTHROPIC_BASE_URL={model.url}", "-e", "ANTHROPIC_API_KEY=bench",
-            "-e", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "-e", f"HOME={SCRATCH}",
-            "--workdir", SCRATCH, image,
-            "claude", "-p", "wait, then report", "--dangerously-skip-permissions",
-            "--output-format", "json", "--json-schema", schema,
-        ]  # fmt: skip
-        started = time.perf_counter()
+async def bare_agents(
+    image: str, workdir: Path, count: int, seconds: int
+) -> tuple[float, list[float]]:
+    """Wall time of `count` bare containers, each running claude through the same script on
+    its own copy of the demo repository (mounted where fixbot puts it)."""
+    source = create_demo_repository(workdir / "source")
+    copies = []
+    for number in range(count):
+        copy = workdir / f"bare-{number}" / source.name
+        shutil.copytree(source, copy)
+        for path in [copy, *copy.rglob("*")]:
+            os.chown(path, AGENT_UID, AGENT_UID)
+        copies.append(copy)
+    schema = json.dumps(OUTCOME_SCHEMA)
+    with ScriptedModelServer(agent_script(seconds)) as model:
+        started, started_at = time.perf_counter(), time.time()
         processes = [
             await asyncio.create_subprocess_exec(
-                *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+                *bare_argv(image, model.url, copy, schema),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
             )
-            for _ in range(count)
+            for copy in copies
         ]
         await asyncio.gather(*(p.wait() for p in processes))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, first_requests(model, started_at)
+
+
+def bare_argv(image: str, model_url: str, repo: Path, schema: str) -> list[str]:
+    return [
+        "docker", "run", "--rm", "--network", "host",
+        "-v", f"{repo}:/workspace/{repo.name}",
+        "-e", f"ANTHROPIC_BASE_URL={model_url}", "-e", "ANTHROPIC_API_KEY=bench",
+        "-e", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "-e", f"HOME={SCRATCH}",
+        "--workdir", "/workspace", image,
+        "claude", "-p", "fix the bug", "--dangerously-skip-permissions",
+        "--output-format", "json", "--json-schema", schema,
+    ]  # fmt: skip
 
 
 async def retries_and_timeouts(runtime_client: object, task: TaskInput) -> tuple[int, int]:
@@ -101,8 +121,7 @@ async def fixbot_tasks(
     workdir: Path, count: int, seconds: int, max_sandboxes: int
 ) -> tuple[float, list[TaskResult], list[float], int, int]:
     repo = create_demo_repository(workdir)
-    script = ModelScript(steps=[busy_step(seconds), *scripted_fix().steps])
-    with ScriptedModelServer(script) as model:
+    with ScriptedModelServer(agent_script(seconds)) as model:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             data_dir=workdir / "state",
@@ -151,7 +170,8 @@ def main() -> None:
     parser.add_argument("--max-sandboxes", type=int, default=20)
     args = parser.parse_args()
     image = ensure_test_image()
-    bare = asyncio.run(bare_agents(image, args.tasks, args.seconds))
+    with tempfile.TemporaryDirectory(prefix="fixbot-bench-") as tmp:
+        bare, bare_firsts = asyncio.run(bare_agents(image, Path(tmp), args.tasks, args.seconds))
     with tempfile.TemporaryDirectory(prefix="fixbot-bench-") as tmp:
         wall, results, firsts, retries, timeouts = asyncio.run(
             fixbot_tasks(Path(tmp), args.tasks, args.seconds, args.max_sandboxes)
@@ -163,12 +183,18 @@ def main() -> None:
     print(f"fixbot    {args.tasks} whole tasks:                  {wall:.1f} s wall")
     print(f"ratio     {wall / bare:.2f}x")
     print(f"completed {completed}/{args.tasks}; activity retries {retries}; timeouts {timeouts}")
-    if firsts:
-        print(
-            f"first model request after the burst: min {firsts[0]:.1f} s, "
-            f"median {statistics.median(firsts):.1f} s, max {firsts[-1]:.1f} s"
-        )
+    for who, values in (("bare", bare_firsts), ("fixbot", firsts)):
+        if values:
+            print(
+                f"first model request after the burst ({who}): min {values[0]:.1f} s, "
+                f"median {statistics.median(values):.1f} s, max {values[-1]:.1f} s"
+            )
     print(f"worker process peak RSS: {peak_mb:.0f} MB")
+    for step in sorted({k for r in results for k in r.step_seconds}):
+        values = [r.step_seconds.get(step, 0.0) for r in results]
+        print(
+            f"  step {step:<14} median {statistics.median(values):6.2f} s, max {max(values):6.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ class SandboxInfo(BaseModel):
     volume: str
     running: bool
     created_at: datetime
+    image_id: str = ""  # the image's content id, when the engine tells it
 
 
 class OutputChunk(BaseModel):

@@ -83,6 +83,9 @@ class SandboxActivities:
     ) -> None:
         self._agent = agent
         self._capacity = capacity
+        # images whose agent CLI answered once: every probe is a whole CLI start (CPU that a
+        # burst of tasks waits for), and an image's content does not change under its id
+        self._verified_images: set[str] = set()
         self._runtime = runtime
         self._egress = egress
         self._egress_policy = egress_policy
@@ -132,6 +135,8 @@ class SandboxActivities:
     async def _check_cli(self, info: SandboxInfo) -> None:
         """The agent's CLI answers its runner's probe, or the sandbox is removed and the task
         told why (an image built without it, or too little memory to start it)."""
+        if info.image_id and info.image_id in self._verified_images:
+            return
         query = self._agent.probe()
         probe = await asyncio.to_thread(
             self._backend.exec,
@@ -153,6 +158,8 @@ class SandboxActivities:
                 f"(exit {probe.exit_code}); rebuild it with `fixbot sandbox build`",
                 "AgentCliMissing",
             )
+        if info.image_id:
+            self._verified_images.add(info.image_id)
 
     @activity.defn(name=contracts.DESTROY_SANDBOX.name)
     @heartbeats

@@ -20,6 +20,7 @@ def info_from_inspect(attrs: dict[str, Any]) -> SandboxInfo:
         labels=labels,
         running=bool(attrs["State"].get("Running")),
         created_at=_parse_time(str(attrs["Created"])),
+        image_id=str(attrs.get("Image") or ""),
     )
 
 
@@ -32,6 +33,7 @@ def info_from_summary(summary: dict[str, Any]) -> SandboxInfo:
         labels=summary.get("Labels") or {},
         running=summary.get("State") == "running",
         created_at=datetime.fromtimestamp(int(summary["Created"]), tz=UTC),
+        image_id=str(summary.get("ImageID") or ""),
     )
 
 
@@ -42,6 +44,7 @@ def _info(
     labels: dict[str, str],
     running: bool,
     created_at: datetime,
+    image_id: str,
 ) -> SandboxInfo:
     """SandboxInfo from the parts both descriptions share."""
     task_id = labels.get(LABEL_TASK, "")
@@ -54,6 +57,7 @@ def _info(
         volume=volume_name(task_id) if task_id else "",
         running=running,
         created_at=created_at,
+        image_id=image_id,
     )
 
 
