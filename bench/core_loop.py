@@ -37,9 +37,36 @@ def bare_docker_run(image: str, runs: int) -> list[float]:
     return times
 
 
-async def run_tasks(workdir: Path, runs: int) -> list[tuple[float, TaskResult]]:
+def first_request_after(model: ScriptedModelServer, since: float) -> float:
+    """Seconds from `since` to the model's first agent request after it."""
+    times = [e["received_at"] for e in model.request_log if e["kind"] == "agent"]
+    return min(t for t in times if t >= since) - since
+
+
+def bare_agent_first_request(image: str, runs: int) -> list[float]:
+    """`docker run` of claude in the image to its first model request, as fixbot's own floor."""
+    measured = []
+    with ScriptedModelServer(scripted_fix()) as model:
+        for _ in range(runs):
+            started = time.time()
+            subprocess.run(
+                [
+                    "docker", "run", "--rm", "--network", "host",
+                    "-e", f"ANTHROPIC_BASE_URL={model.url}", "-e", "ANTHROPIC_API_KEY=bench",
+                    "-e", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "-e", "HOME=/tmp",
+                    "--workdir", "/tmp", image,  # noqa: S108
+                    "claude", "-p", "fix it", "--dangerously-skip-permissions", "--max-turns", "1",
+                ],
+                check=False,
+                capture_output=True,
+            )  # fmt: skip
+            measured.append(first_request_after(model, started))
+    return measured
+
+
+async def run_tasks(workdir: Path, runs: int) -> list[tuple[float, TaskResult, float]]:
     repo = create_demo_repository(workdir)
-    measured: list[tuple[float, TaskResult]] = []
+    measured: list[tuple[float, TaskResult, float]] = []
     with ScriptedModelServer(scripted_fix()) as model:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -59,11 +86,12 @@ async def run_tasks(workdir: Path, runs: int) -> list[tuple[float, TaskResult]]:
                     require_approval=False,
                     repositories=[RepositorySpec(url=repo.as_uri(), name=repo.name)],
                 )
-                started = time.perf_counter()
+                started, started_at = time.perf_counter(), time.time()
                 await runtime.gateway.start(task)
                 result = await runtime.gateway.result(task.task_id)
                 assert result.status is TaskStatus.COMPLETED, result.error
-                measured.append((time.perf_counter() - started, result))
+                first = first_request_after(model, started_at)
+                measured.append((time.perf_counter() - started, result, first))
     return measured[1:]
 
 
@@ -73,16 +101,19 @@ def main() -> None:
     args = parser.parse_args()
     image = ensure_test_image()
     baseline = bare_docker_run(image, args.runs)
+    bare_first = bare_agent_first_request(image, args.runs)
     with tempfile.TemporaryDirectory(prefix="fixbot-bench-") as tmp:
         results = asyncio.run(run_tasks(Path(tmp), args.runs))
     print(f"runs: {args.runs} (median seconds)")
     print(f"baseline  docker run --rm {image} true: {statistics.median(baseline):.3f}")
-    print(
-        f"task      start → result (wall):          {statistics.median(w for w, _ in results):.3f}"
-    )
-    steps = sorted({k for _, r in results for k in r.step_seconds})
+    wall = statistics.median(w for w, _, _ in results)
+    print(f"task      start → result (wall):          {wall:.3f}")
+    fixbot_first = statistics.median(f for _, _, f in results)
+    print(f"baseline  docker run claude → first model request: {statistics.median(bare_first):.3f}")
+    print(f"task      start → first model request:      {fixbot_first:.3f}")
+    steps = sorted({k for _, r, _ in results for k in r.step_seconds})
     for step in steps:
-        values = [r.step_seconds.get(step, 0.0) for _, r in results]
+        values = [r.step_seconds.get(step, 0.0) for _, r, _ in results]
         print(f"  step    {step:<30} {statistics.median(values):.3f}")
 
 
