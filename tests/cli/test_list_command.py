@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from orchestration.client.gateway import TaskGateway
 from orchestration.models import (
+    AgentOutcome,
     CancelRequest,
     Decision,
     RepositoryChange,
@@ -89,7 +90,13 @@ async def test_fixbot_list_shows_bugfix_workflow_outcomes_and_filters(
     repo = unique_repo()
     me = f"cli:me-{uuid.uuid4().hex[:6]}"
     stubs = Stubs(
-        agent_results=[agent_result() for _ in range(4)],
+        # in order: rejected, opened, "nothing to fix" (the agent says so), awaiting approval
+        agent_results=[
+            agent_result(),
+            agent_result(),
+            agent_result(AgentOutcome.NO_FIX, summary="nothing to fix"),
+            agent_result(),
+        ],
         changed=lambda task: [] if task.title == "nothing to fix" else _one_change(task),
     )
     queue = f"list-{uuid.uuid4().hex[:8]}"

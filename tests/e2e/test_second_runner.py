@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.cli.demo_repo import BUGGY_LINE, FIXED_LINE, PRICING, README, TESTS
-from orchestration.agents.port import AgentCommand, AgentInvocation, SandboxQuery
+from orchestration.agents.port import AgentCommand, AgentInvocation, AgentRunner, SandboxQuery
 from orchestration.agents.result_line import ResultLineParser, result_line
 from orchestration.client.gateway import workflow_id
 from orchestration.client.task_factory import make_task
@@ -50,6 +50,9 @@ class ShellScriptRunner:
     def guide_files(self) -> tuple[str, ...]:
         return ()  # AGENTS.md, which every task gets, is what the script checks
 
+    def transcript_argv(self, session_id: str, max_bytes: int) -> tuple[str, ...] | None:
+        return None  # a script keeps no transcript
+
     def probe(self) -> SandboxQuery:
         return SandboxQuery(("bash", "--version"))
 
@@ -67,6 +70,12 @@ class ShellScriptRunner:
 
     def new_stream_parser(self) -> ResultLineParser:
         return ResultLineParser()
+
+
+def test_the_shell_script_runner_has_every_member_of_the_port() -> None:
+    """The stand-in implements the whole AgentRunner protocol (tests are not type-checked)."""
+    wanted = {name for name in vars(AgentRunner) if not name.startswith("_")}
+    assert wanted <= set(dir(ShellScriptRunner)), wanted - set(dir(ShellScriptRunner))
 
 
 async def test_shell_script_runner_completes_a_task_with_its_own_session(
