@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Literal
 
 from sandbox.interface import ExecResult, ExecStream, OutputChunk, SandboxError
+from sandbox.streams import ReadOnceStream
 
 KILL_AFTER_SECONDS = 5.0
 TIMEOUT_EXIT_CODE = 124
@@ -76,7 +77,7 @@ def end_process(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-class ProcessStream:
+class ProcessStream(ReadOnceStream):
     """A running command: iterate for OutputChunks, then `result()` for the exit code."""
 
     def __init__(
@@ -91,8 +92,7 @@ class ProcessStream:
         self._on_end = on_end
         self._queue: queue.Queue[OutputChunk | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
-        self._result: ExecResult | None = None
-        self._consumed = False
+        super().__init__()
         self._deadline = _Deadline(process, timeout_seconds)
         if process.stdout is None or process.stderr is None:
             raise SandboxError("a streamed command needs both output pipes")
@@ -100,19 +100,6 @@ class ProcessStream:
         self._spawn(_pump, process.stderr, "stderr", self._queue)
         if stdin is not None and process.stdin is not None:
             self._spawn(_feed, process.stdin, stdin)
-
-    def __iter__(self) -> Iterator[OutputChunk]:
-        """Yield output pieces as the command writes them; iterate once."""
-        if self._consumed:
-            raise SandboxError("an exec's output can be iterated only once")
-        self._consumed = True
-        return self._chunks()
-
-    def result(self) -> ExecResult:
-        """Exit code and whether the timeout fired; output went through the iterator."""
-        if self._result is None:
-            raise SandboxError("the exec's output was not read to the end yet")
-        return self._result
 
     def _spawn(self, target: Callable[..., None], *args: object) -> None:
         """Start a daemon thread and remember it for joining."""
@@ -157,7 +144,7 @@ class ProcessStream:
         self._on_end()
 
 
-class FailedStart:
+class FailedStart(ReadOnceStream):
     """The stream of a command that could not start: the reason on stderr, then the code.
 
     Docker reports a missing executable or workdir the same way, as output and an exit
@@ -168,21 +155,7 @@ class FailedStart:
         """Remember what to report."""
         self._exit_code = exit_code
         self._message = message.encode()
-        self._consumed = False
-        self._result: ExecResult | None = None
-
-    def __iter__(self) -> Iterator[OutputChunk]:
-        """The one chunk of the reason; iterate once."""
-        if self._consumed:
-            raise SandboxError("an exec's output can be iterated only once")
-        self._consumed = True
-        return self._chunks()
-
-    def result(self) -> ExecResult:
-        """The exit code, once the reason was read."""
-        if self._result is None:
-            raise SandboxError("the exec's output was not read to the end yet")
-        return self._result
+        super().__init__()
 
     def _chunks(self) -> Iterator[OutputChunk]:
         """Yield the reason, then record the result."""

@@ -13,6 +13,7 @@ from typing import Any
 import docker
 
 from sandbox.interface import ExecResult, OutputChunk, SandboxError
+from sandbox.streams import ReadOnceStream
 
 from .container_config import AGENT_USER_SPEC
 from .errors import explain
@@ -105,7 +106,7 @@ def start_detached(
     api.exec_start(str(created["Id"]), detach=True)
 
 
-class DockerExecStream:
+class DockerExecStream(ReadOnceStream):
     """A running exec: iterate for OutputChunks, then `result()` for the exit code."""
 
     def __init__(
@@ -124,27 +125,13 @@ class DockerExecStream:
         self._sock = _raw_socket(connection)
         self._timeout_seconds = timeout_seconds
         self._started = started  # monotonic time just before the command was started
-        self._result: ExecResult | None = None
-        self._consumed = False
+        super().__init__()
         self._guard_hit = False
         if timeout_seconds is not None:
             self._sock.settimeout(timeout_seconds + KILL_AFTER_SECONDS + _GUARD_SLACK_SECONDS)
         else:
             self._sock.settimeout(None)
         self._writer = _start_writer(self._sock, stdin) if stdin is not None else None
-
-    def __iter__(self) -> Iterator[OutputChunk]:
-        """Yield output pieces as the command writes them; iterate once."""
-        if self._consumed:
-            raise SandboxError("an exec's output can be iterated only once")
-        self._consumed = True
-        return self._chunks()
-
-    def result(self) -> ExecResult:
-        """Exit code and whether the timeout fired; output went through the iterator."""
-        if self._result is None:
-            raise SandboxError("the exec's output was not read to the end yet")
-        return self._result
 
     def _chunks(self) -> Iterator[OutputChunk]:
         """Read frames until the end, then record the result."""
