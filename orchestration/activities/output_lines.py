@@ -66,11 +66,15 @@ async def stdout_lines(
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
 
+    failures: list[Exception] = []  # what broke the reading, raised again on the loop's side
+
     def pump() -> None:
         try:
             for chunk in stream:
                 if chunk.stream == "stdout":
                     loop.call_soon_threadsafe(queue.put_nowait, chunk.data)
+        except Exception as exc:  # e.g. the container vanished mid-run
+            failures.append(exc)
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
@@ -91,3 +95,5 @@ async def stdout_lines(
     if last is not None:
         yield last.decode(errors="replace")
     await asyncio.to_thread(reader.join)
+    if failures:
+        raise failures[0]

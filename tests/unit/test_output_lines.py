@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from orchestration.activities.output_lines import CUT_MARKER, BoundedLines
+from orchestration.activities.output_lines import CUT_MARKER, BoundedLines, stdout_lines
+from sandbox.interface import ExecResult, OutputChunk, SandboxError
 
 
 def test_lines_across_chunks_come_out_whole_and_in_order() -> None:
@@ -38,3 +41,22 @@ def test_a_gigantic_line_without_newline_keeps_memory_at_the_limit(chunk: int) -
 def test_an_empty_line_is_a_line() -> None:
     """Blank lines are kept (the parser skips them; the splitter does not decide that)."""
     assert BoundedLines().feed(b"\n\na\n") == [b"", b"", b"a"]
+
+
+async def test_a_stream_that_breaks_raises_in_the_reader_not_in_a_thread() -> None:
+    """An error while reading (the container gone mid-run) reaches the caller, after the
+    lines read before it."""
+
+    class Broken:
+        def __iter__(self) -> Iterator[OutputChunk]:
+            yield OutputChunk(stream="stdout", data=b"first\n")
+            raise SandboxError("the container vanished")
+
+        def result(self) -> ExecResult:
+            raise AssertionError("not reached")
+
+    seen: list[str] = []
+    with pytest.raises(SandboxError, match="vanished"):
+        async for line in stdout_lines(Broken(), idle_seconds=5, on_idle=lambda: None):
+            seen.append(line)
+    assert seen == ["first"]
