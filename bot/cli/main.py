@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.text import Text
@@ -312,3 +314,28 @@ def demo(
 
     code = run(run_demo(settings, assume_yes=yes))
     raise typer.Exit(code)
+
+
+def main() -> NoReturn:
+    """The console script: run the command, then end the process at once with its status.
+
+    The Temporal client's native core can crash while the interpreter finalizes
+    (sdk-python issue 300), turning a finished command into exit status -6. Every command
+    has done its cleanup by the time it returns, so skipping finalization loses nothing."""
+    try:
+        app()
+        status = 0
+    except SystemExit as stop:
+        status = _exit_status(stop.code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
