@@ -10,7 +10,9 @@ imports only models, so the workflow sandbox can load it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from temporalio import workflow
 
 from orchestration.models import (
     AgentRequest,
@@ -53,3 +55,11 @@ COLLECT_CHANGES = ActivityContract("collect_changes", CollectRequest, ChangeSet)
 OPEN_PULL_REQUESTS = ActivityContract("open_pull_requests", PublishRequest, PublishResult)
 DESTROY_SANDBOX = ActivityContract("destroy_sandbox", DestroyRequest, Nothing)
 NOTIFY = ActivityContract("notify", EventDelivery, DeliveryReceipt)
+
+
+def start(
+    contract: ActivityContract[ArgumentT, ResultT], argument: ArgumentT, **options: Any
+) -> workflow.ActivityHandle[ResultT]:
+    """Start the contract's activity from a workflow; `options` are start_activity's."""
+    result_type = None if contract.result is Nothing else contract.result
+    return workflow.start_activity(contract.name, argument, result_type=result_type, **options)

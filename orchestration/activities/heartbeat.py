@@ -19,12 +19,12 @@ BEAT_SECONDS = 1.0
 
 
 @contextlib.asynccontextmanager
-async def heartbeating(detail: str | None = None) -> AsyncIterator[None]:
-    """Heartbeat every second while the block runs."""
+async def heartbeating(detail: Callable[[], str | None] = lambda: None) -> AsyncIterator[None]:
+    """Heartbeat every second while the block runs, with detail()'s latest text."""
 
     async def beat() -> None:
         while True:
-            activity.heartbeat(detail)
+            activity.heartbeat(detail())
             await asyncio.sleep(BEAT_SECONDS)
 
     task = asyncio.create_task(beat())

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from temporalio import activity
 
 from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
-from orchestration.activities.heartbeat import BEAT_SECONDS, heartbeats
+from orchestration.activities.heartbeat import heartbeating, heartbeats
 from orchestration.agents.prompt import GUIDE_FILE, workspace_guide
 from orchestration.models import (
     ChangeSet,
@@ -69,7 +68,7 @@ class WorkspaceActivities:
         heartbeating what is happening (a large fetch shows its progress)."""
         board = _Board()
         cancel = threading.Event()  # stops git when Temporal cancels or times out the activity
-        async with _heartbeating(board):
+        async with heartbeating(lambda: board.text):
             try:
                 return await self._prepare(target, board, cancel)
             finally:
@@ -169,20 +168,3 @@ class _Board:
 
     def say(self, text: str) -> None:
         self.text = text  # one reference swap: safe across threads
-
-
-@contextlib.asynccontextmanager
-async def _heartbeating(board: _Board) -> AsyncIterator[None]:
-    """Heartbeat every second with the board's latest line as the details."""
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat(board.text)
-            await asyncio.sleep(BEAT_SECONDS)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)

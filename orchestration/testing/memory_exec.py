@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import re
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from typing import IO, Literal
 
 from sandbox.interface import ExecResult, ExecStream, OutputChunk, SandboxError
@@ -24,34 +23,10 @@ from sandbox.streams import ReadOnceStream
 KILL_AFTER_SECONDS = 5.0
 TIMEOUT_EXIT_CODE = 124
 KILLED_EXIT_CODE = 128 + signal.SIGKILL
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _READ_SIZE = 65536
 _JOIN_SECONDS = 5.0
 
 StreamName = Literal["stdout", "stderr"]
-
-
-def checked_argv(argv: Sequence[str]) -> list[str]:
-    """argv as a list, refusing a bare string, an empty list and NUL bytes."""
-    if isinstance(argv, str | bytes) or not argv:
-        raise SandboxError("argv must be a non-empty list of strings, never a shell string")
-    if not all(isinstance(arg, str) and "\0" not in arg for arg in argv):
-        raise SandboxError("every argv item must be a string without NUL bytes")
-    return list(argv)
-
-
-def checked_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    """env as a dict, refusing names a shell could not hold and NUL bytes."""
-    for name, value in (env or {}).items():
-        if not _ENV_NAME.fullmatch(name) or "\0" in value:
-            raise SandboxError(f"invalid environment variable {name!r}")
-    return dict(env or {})
-
-
-def checked_timeout(timeout_seconds: float | None) -> None:
-    """Refuse a deadline that is already over."""
-    if timeout_seconds is not None and timeout_seconds <= 0:
-        raise SandboxError(f"timeout_seconds must be positive, got {timeout_seconds}")
 
 
 def collect(stream: ExecStream) -> ExecResult:

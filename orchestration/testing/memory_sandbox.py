@@ -47,6 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from sandbox.commands import checked_argv, checked_env, checked_timeout
 from sandbox.interface import (
     AGENT_USER,
     SERVICES_PATH,
@@ -65,9 +66,6 @@ from sandbox.naming import container_name, task_id_from_container_name, volume_n
 from .memory_exec import (
     FailedStart,
     ProcessStream,
-    checked_argv,
-    checked_env,
-    checked_timeout,
     collect,
     end_process,
 )

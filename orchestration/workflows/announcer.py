@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -63,7 +62,7 @@ class Announcer:
         self._headline = headline_of(task)
         # part of the task's state, so a run that continues as new goes on with it
         self._memory = memory if memory is not None else Announcements()
-        self._pending: list[Any] = []
+        self._pending: list[workflow.ActivityHandle[DeliveryReceipt]] = []
         # a Slack task always sent notices; asking for the patch there would add a marker
         self._enabled = task.origin.kind is OriginKind.SLACK or workflow.patched(
             EVENTS_FOR_EVERY_ORIGIN
@@ -99,10 +98,9 @@ class Announcer:
             return
         self._pending = [h for h in self._pending if not h.done()]
         self._pending.append(
-            workflow.start_activity(
-                contracts.NOTIFY.name,
+            contracts.start(
+                contracts.NOTIFY,
                 self._delivery(event),
-                result_type=contracts.NOTIFY.result,
                 schedule_to_close_timeout=NOTICE_DEADLINE,
                 retry_policy=NOTICE_RETRY,
             )
@@ -158,10 +156,9 @@ class Announcer:
         if not self.enabled:
             return None
         try:
-            receipt: DeliveryReceipt = await workflow.execute_activity(
-                contracts.NOTIFY.name,
+            receipt = await contracts.start(
+                contracts.NOTIFY,
                 self._delivery(event),
-                result_type=contracts.NOTIFY.result,
                 schedule_to_close_timeout=NOTICE_DEADLINE,
                 retry_policy=NOTICE_RETRY,
             )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -23,7 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from orchestration.activities import contracts
-    from orchestration.activities.contracts import ActivityContract, Nothing
+    from orchestration.activities.contracts import ActivityContract
     from orchestration.models import (
         AgentMode,
         AgentOutcome,
@@ -401,10 +401,9 @@ class BugFixWorkflow:
         s.status = status
         s.begin(step, workflow.now())
         self._update_index()
-        handle = workflow.start_activity(
-            contract.name,
+        handle = contracts.start(
+            contract,
             argument,
-            result_type=None if contract.result is Nothing else contract.result,
             start_to_close_timeout=timeout,
             heartbeat_timeout=self._heartbeat(),
             retry_policy=retry,
@@ -413,7 +412,7 @@ class BugFixWorkflow:
         if not interruptible:
             result = await _finish_regardless(handle)
             s.end(step, workflow.now())
-            return cast(ResultT, result)
+            return result
         try:
             await workflow.wait_condition(lambda: handle.done() or s.cancel is not None)
         except asyncio.CancelledError:
@@ -426,7 +425,7 @@ class BugFixWorkflow:
             self._raise_if_cancel_requested()
         result = await handle
         s.end(step, workflow.now())
-        return cast(ResultT, result)
+        return result
 
     def _heartbeat(self) -> timedelta:
         return timedelta(seconds=self._state.task.heartbeat_timeout_seconds)
@@ -443,8 +442,8 @@ class BugFixWorkflow:
         s.begin(Step.CLEANUP, workflow.now())
         try:
             await _finish_regardless(
-                workflow.start_activity(
-                    contracts.DESTROY_SANDBOX.name,
+                contracts.start(
+                    contracts.DESTROY_SANDBOX,
                     DestroyRequest(task_id=task.task_id, workflow_id=workflow.info().workflow_id),
                     start_to_close_timeout=QUICK,
                     heartbeat_timeout=self._heartbeat(),
@@ -591,7 +590,7 @@ def _refuse(refusal: Refusal | None) -> None:
         raise ApplicationError(refusal.reason, type=refusal.error_type, non_retryable=True)
 
 
-async def _finish_regardless(handle: Any) -> Any:
+async def _finish_regardless(handle: workflow.ActivityHandle[ResultT]) -> ResultT:
     """Wait for a step that must not be cut short; a cancel of the workflow waits for it."""
     await wait_through_cancel(handle.done)
     return await handle

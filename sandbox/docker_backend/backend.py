@@ -10,6 +10,7 @@ from typing import Any
 
 import docker
 
+from sandbox.commands import checked_argv, checked_env
 from sandbox.interface import (
     LABEL_MANAGED,
     LABEL_OWNER,
@@ -35,9 +36,8 @@ from .container_config import create_kwargs, workspace_driver_opts
 from .errors import explain, is_conflict, translated
 from .exec_session import (
     DockerExecStream,
-    checked_argv,
-    checked_env,
     collect,
+    env_items,
     start_detached,
     start_exec,
 )
@@ -134,7 +134,7 @@ class DockerSandbox:
                 self.client.api,
                 container_id,
                 checked_argv(argv),
-                env=checked_env(env),
+                env=env_items(checked_env(env)),
                 workdir=WORKSPACE_PATH,
             )
 
@@ -209,7 +209,7 @@ class DockerSandbox:
     ) -> DockerExecStream:
         """Validate the request and start the exec in a managed, running sandbox."""
         command = checked_argv(argv)
-        environment = checked_env(env)
+        environment = env_items(checked_env(env))
         container_id = self._managed_id(sandbox_id)
         with translated(f"starting {command[0]!r} in sandbox {sandbox_id}", self.url):
             return start_exec(

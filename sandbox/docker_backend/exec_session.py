@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import docker
 
+from sandbox.commands import checked_timeout
 from sandbox.interface import ExecResult, OutputChunk, SandboxError
 from sandbox.streams import ReadOnceStream
 
@@ -23,36 +23,20 @@ KILL_AFTER_SECONDS = 5
 # Host-side guard on top of `timeout`: a silent connection this long past the deadline is dead.
 _GUARD_SLACK_SECONDS = 30
 _TIMEOUT_EXIT_CODES = frozenset({124, 137})
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INSPECT_ATTEMPTS = 100
 _INSPECT_PAUSE_SECONDS = 0.02
 
 
-def checked_argv(argv: Sequence[str]) -> list[str]:
-    """argv as a list, refusing a bare string, an empty list and NUL bytes."""
-    if isinstance(argv, str | bytes) or not argv:
-        raise SandboxError("argv must be a non-empty list of strings, never a shell string")
-    if not all(isinstance(arg, str) and "\0" not in arg for arg in argv):
-        raise SandboxError("every argv item must be a string without NUL bytes")
-    return list(argv)
-
-
-def checked_env(env: Mapping[str, str] | None) -> list[str]:
-    """env as NAME=value items, refusing names a shell could not hold and NUL bytes."""
-    items = []
-    for name, value in (env or {}).items():
-        if not _ENV_NAME.fullmatch(name) or "\0" in value:
-            raise SandboxError(f"invalid environment variable {name!r}")
-        items.append(f"{name}={value}")
-    return items
+def env_items(env: Mapping[str, str]) -> list[str]:
+    """env as the engine's NAME=value items."""
+    return [f"{name}={value}" for name, value in env.items()]
 
 
 def with_timeout(argv: list[str], timeout_seconds: float | None) -> list[str]:
     """argv wrapped in coreutils `timeout` (TERM at the deadline, KILL 5 s later)."""
     if timeout_seconds is None:
         return argv
-    if timeout_seconds <= 0:
-        raise SandboxError(f"timeout_seconds must be positive, got {timeout_seconds}")
+    checked_timeout(timeout_seconds)
     # Millisecond precision, never rounded down to 0 (which `timeout` reads as "no limit").
     seconds = f"{max(timeout_seconds, 0.001):.3f}".rstrip("0").rstrip(".")
     return ["timeout", f"--kill-after={KILL_AFTER_SECONDS}", seconds, *argv]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.docker_backend.exec_session import checked_argv, checked_env, with_timeout
+from sandbox.commands import checked_argv, checked_env
+from sandbox.docker_backend.exec_session import env_items, with_timeout
 from sandbox.interface import SandboxError
 
 
@@ -40,8 +41,8 @@ def test_argv_checks() -> None:
 
 
 def test_env_checks() -> None:
-    assert checked_env({"A_1": "x=y; $(z)"}) == ["A_1=x=y; $(z)"]
-    assert checked_env(None) == []
+    assert env_items(checked_env({"A_1": "x=y; $(z)"})) == ["A_1=x=y; $(z)"]
+    assert env_items(checked_env(None)) == []
     for bad in ({"1A": "x"}, {"A B": "x"}, {"": "x"}, {"A": "x\0"}):
         with pytest.raises(SandboxError):
             checked_env(bad)

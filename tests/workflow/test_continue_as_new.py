@@ -58,17 +58,21 @@ async def _lengthen_history(gateway: TaskGateway, task: TaskInput, signals: int)
         await handle.signal(BugFixWorkflow.report_progress, AgentProgress(text=f"tick {number}"))
 
 
-async def _run_statuses(gateway: TaskGateway, task: TaskInput) -> list[WorkflowExecutionStatus]:
-    """Every run's status, once the visibility store shows the last run closed."""
+async def _run_statuses(
+    gateway: TaskGateway, task: TaskInput, continued: int
+) -> list[WorkflowExecutionStatus]:
+    """Every run's status, once the visibility store (eventually consistent, slower under
+    load) shows the last run closed and at least `continued` runs that continued as new."""
     query = f"WorkflowId = '{workflow_id(task.task_id)}'"
     statuses: list[WorkflowExecutionStatus] = []
-    for _ in range(100):
+    for _ in range(400):
         statuses = [
             run.status
             async for run in gateway.client.list_workflows(query)
             if run.status is not None
         ]
-        if WorkflowExecutionStatus.COMPLETED in statuses:
+        seen_continued = statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= continued
+        if WorkflowExecutionStatus.COMPLETED in statuses and seen_continued:
             break
         await asyncio.sleep(0.05)
     return statuses
@@ -108,7 +112,7 @@ async def test_a_task_past_the_history_limit_carries_on_in_a_new_run(
     events = await gateway.events(task.task_id, 0)
     assert events[0].kind == "started" and events[-1].kind == "finished"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    statuses = await _run_statuses(gateway, task)
+    statuses = await _run_statuses(gateway, task, continued=2)
     assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 2, statuses
     assert statuses.count(WorkflowExecutionStatus.COMPLETED) == 1
     listed = await TaskIndexReader(gateway.client).list(TaskFilter(requester=task.requester))
