@@ -5,6 +5,11 @@ N times on a warm image and a warm mirror cache, and prints each step's median b
 median of a bare container run measured in the same process.
 
     uv run python bench/core_loop.py [--runs 5]
+    uv run python bench/core_loop.py --repo /path/to/ansible.git --branch devel
+
+With --repo, each task runs on that local bare repository (see bench/workspace.py for how
+to get flask and ansible) and its agent answers "no fix" at once: the figures are then what
+a big repository costs up to the first model request and around it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from orchestration.client.task_factory import make_task
 from orchestration.models import RepositorySpec, TaskResult, TaskStatus
 from orchestration.runtime.backend import docker_backend, running_backend
 from orchestration.runtime.settings import ApprovalSettings, GitSettings, SandboxSettings, Settings
-from orchestration.testing.scripted_model import ScriptedModelServer
+from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
 from tests.support.images import TEST_IMAGE, ensure_test_image
 
 
@@ -64,10 +69,24 @@ def bare_agent_first_request(image: str, runs: int) -> list[float]:
     return measured
 
 
-async def run_tasks(workdir: Path, runs: int) -> list[tuple[float, TaskResult, float]]:
-    repo = create_demo_repository(workdir)
+NO_FIX = ModelScript(
+    steps=[ScriptStep(tool="StructuredOutput", input={"outcome": "no_fix", "summary": "bench"})]
+)
+
+
+async def run_tasks(
+    workdir: Path, runs: int, bare_repo: Path | None, branch: str
+) -> list[tuple[float, TaskResult, float]]:
+    """The demo's fix on the demo repository, or "no fix" at once on the bare repository."""
+    if bare_repo is None:
+        demo = create_demo_repository(workdir)
+        repo = RepositorySpec(url=demo.as_uri(), name=demo.name)
+        script, expected = scripted_fix(), TaskStatus.COMPLETED
+    else:
+        repo = RepositorySpec(url=bare_repo.as_uri(), branch=branch, name="repo")
+        script, expected = NO_FIX, TaskStatus.NO_CHANGE
     measured: list[tuple[float, TaskResult, float]] = []
-    with ScriptedModelServer(scripted_fix()) as model:
+    with ScriptedModelServer(script) as model:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             data_dir=workdir / "state",
@@ -84,12 +103,12 @@ async def run_tasks(workdir: Path, runs: int) -> list[tuple[float, TaskResult, f
                     title="Discounts raise prices",
                     requester="bench",
                     require_approval=False,
-                    repositories=[RepositorySpec(url=repo.as_uri(), name=repo.name)],
+                    repositories=[repo],
                 )
                 started, started_at = time.perf_counter(), time.time()
                 await runtime.gateway.start(task)
                 result = await runtime.gateway.result(task.task_id)
-                assert result.status is TaskStatus.COMPLETED, result.error
+                assert result.status is expected, result.error
                 first = first_request_after(model, started_at)
                 measured.append((time.perf_counter() - started, result, first))
     return measured[1:]
@@ -98,12 +117,16 @@ async def run_tasks(workdir: Path, runs: int) -> list[tuple[float, TaskResult, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--repo", type=Path, help="a local bare repository (default: the demo's)")
+    parser.add_argument("--branch", default="main")
     args = parser.parse_args()
+
     image = ensure_test_image()
     baseline = bare_docker_run(image, args.runs)
     bare_first = bare_agent_first_request(image, args.runs)
     with tempfile.TemporaryDirectory(prefix="fixbot-bench-") as tmp:
-        results = asyncio.run(run_tasks(Path(tmp), args.runs))
+        bare_repo = args.repo.resolve() if args.repo else None
+        results = asyncio.run(run_tasks(Path(tmp), args.runs, bare_repo, args.branch))
     print(f"runs: {args.runs} (median seconds)")
     print(f"baseline  docker run --rm {image} true: {statistics.median(baseline):.3f}")
     wall = statistics.median(w for w, _, _ in results)
