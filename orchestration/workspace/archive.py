@@ -62,9 +62,19 @@ def workspace_tar(
     yield b"\0" * (2 * _BLOCK)
 
 
+# A prepare attempt that Temporal has given up on can still be running its last command
+# after its retry finished and the agent began to edit; a reset then would silently undo
+# the agent's work (a lost fix). git writes the index last, by renaming it into place, so an
+# index means a checkout already completed and this one must leave the tree alone. Test and
+# checkout run in one process, so nothing can slip in between. The script is constant; the
+# path is its argument, never part of the script.
+_CHECKOUT_ONCE = 'test -e "$1/.git/index" || exec git -C "$1" read-tree --reset -u HEAD'
+
+
 def checkout_argv(repo_path: str) -> list[str]:
-    """Check the branch's tree out of the history pack, writing files and a fresh index."""
-    return ["git", "-C", repo_path, "read-tree", "--reset", "-u", "HEAD"]
+    """Check the branch's tree out of the history pack (files and a fresh index), unless a
+    checkout of it already completed."""
+    return ["sh", "-c", _CHECKOUT_ONCE, "checkout-once", repo_path]
 
 
 def _repository(repository: RepositoryEntry) -> Iterator[bytes]:

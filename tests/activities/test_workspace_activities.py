@@ -137,6 +137,30 @@ async def test_collect_returns_the_agents_edit_as_a_patch_that_applies(
     assert (check / "test_cart.py").read_text() == "def test(): pass\n"
 
 
+async def test_a_late_prepare_attempt_never_undoes_the_agents_work(
+    activities: WorkspaceActivities,
+    backend: InMemorySandbox,
+    sandbox: SandboxInfo,
+    source: Path,
+) -> None:
+    """A prepare attempt that runs again after the agent edited, staged and deleted files (a
+    timed-out attempt still running, or a retry) leaves all of it in place: the change
+    collected afterwards is the agent's whole change."""
+    target = target_for(sandbox, spec_of(source))
+    report = await prepare(activities, target)
+    in_sandbox(
+        backend,
+        sandbox,
+        f"printf '%s' '{FIXED_CART}' > cart.py && git add cart.py && rm old.txt",
+    )
+    again = await prepare(activities, target)
+    assert again.repositories[0].commit == report.repositories[0].commit
+    changes = await collect(activities, target, report)
+    [change] = changes.repositories
+    assert sorted(f.path for f in change.files) == ["cart.py", "old.txt"]
+    assert in_sandbox(backend, sandbox, "cat cart.py") == FIXED_CART
+
+
 async def test_no_edit_and_build_artefacts_collect_nothing(
     activities: WorkspaceActivities,
     backend: InMemorySandbox,
