@@ -276,7 +276,8 @@ class ScriptedModelServer:
 
     @property
     def request_log(self) -> list[dict[str, Any]]:
-        """Every request as method, path, kind (agent/auxiliary/count_tokens/other) and body."""
+        """Every request as method, path, kind (agent/auxiliary/count_tokens/other), body and
+        its anthropic-beta header."""
         with self._lock:
             return list(self._log)
 
@@ -352,6 +353,7 @@ class ScriptedModelServer:
             "query": dict(request.query),
             "kind": kind,
             "body": body,
+            "betas": request.headers.get("anthropic-beta", ""),
             "received_at": time.time(),
         }
         with self._lock:

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from orchestration.proxies.model import request_policy
 from orchestration.proxies.model.pricing import (
     DEFAULT_PRICING,
     ModelPricing,
@@ -30,7 +31,7 @@ from orchestration.proxies.model.pricing import (
     pricing_for,
 )
 from orchestration.proxies.model.providers import anthropic
-from orchestration.proxies.model.relay import Relay
+from orchestration.proxies.model.relay import Relay, read_body
 from orchestration.proxies.registry import Route, RouteRegistry
 from orchestration.proxies.sockets import SocketServer, serve_app
 
@@ -150,6 +151,16 @@ class ModelProxy:
             return anthropic.task_ended()
         if not anthropic.allowed_endpoint(request.method, request.rel_url.raw_path):
             return anthropic.endpoint_refused()
+        body = await read_body(request)
+        if body is None:
+            return anthropic.body_too_large()
+        refusal = _refusal(request, body)
+        if refusal is not None:
+            task.usage.refused += 1
+            log.info("model request refused", task_id=route.task_id, reason=refusal.message)
+            return anthropic.request_refused(
+                refusal.message, fewer_betas_may_pass=refusal.retry_with_fewer_betas
+            )
         if task.usage.cost_usd >= task.budget_usd:
             task.usage.refused += 1
             log.info("model request refused: budget spent", task_id=route.task_id)
@@ -157,11 +168,19 @@ class ModelProxy:
         if not self._relay.started:
             return anthropic.stopping()
         task.usage.requests += 1
-        return await self._relay.forward(request, functools.partial(self._account, task))
+        return await self._relay.forward(request, body, functools.partial(self._account, task))
 
     def _account(self, task: _Task, model: str | None, usage: Mapping[str, Any]) -> None:
         """Add one answer's tokens and cost to the task's usage."""
         task.usage.add(usage, pricing_for(model, self._pricing))
+
+
+def _refusal(request: web.Request, body: bytes) -> request_policy.Refusal | None:
+    """Why the request may not reach the provider, if it may not (see request_policy)."""
+    betas = request_policy.beta_refusal(request.headers.getall("anthropic-beta", []))
+    if betas is not None or request.method != "POST":
+        return betas
+    return request_policy.body_refusal(request.rel_url.path, body)
 
 
 def _new_task(task_id: str, budget_usd: float, socket_path: Path) -> _Task:

@@ -9,7 +9,7 @@ wherever an upstream echoes it, and its usage is read on the way for the task's 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -27,7 +27,7 @@ log = structlog.get_logger(__name__)
 
 HEADER_VALUE = re.compile(r"[\x21-\x7e]+")  # visible ASCII, as an API key is
 CONNECT_TIMEOUT_SECONDS = 30.0
-MAX_BODY_KEPT = 32 * 1024 * 1024  # Anthropic's request size limit; bigger bodies are not kept
+MAX_BODY_BYTES = 32 * 1024 * 1024  # Anthropic's request size limit
 REQUEST_DROPPED = (
     HOP_BY_HOP
     | anthropic.CREDENTIAL_HEADERS
@@ -41,32 +41,17 @@ SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Content-Type"})
 Account = Callable[[str | None, Mapping[str, Any]], None]
 
 
-class _BodyTee:
-    """Streams a request body upstream while keeping a copy to read its model afterwards."""
-
-    def __init__(self, request: web.Request) -> None:
-        """Wrap the incoming request's body stream."""
-        self._request = request
-        self._chunks: list[bytes] = []
-        self._size = 0
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """Yield the body chunk by chunk as it arrives."""
-        async for chunk in self._request.content.iter_any():
-            self._keep(chunk)
-            yield chunk
-
-    def _keep(self, chunk: bytes) -> None:
-        """Keep a chunk unless the body has grown past the size worth keeping."""
-        self._size += len(chunk)
-        if self._size <= MAX_BODY_KEPT:
-            self._chunks.append(chunk)
-        else:
-            self._chunks.clear()
-
-    def model(self) -> str | None:
-        """The request body's ``model``, when it was a JSON object small enough to keep."""
-        return anthropic.request_model(b"".join(self._chunks))
+async def read_body(request: web.Request) -> bytes | None:
+    """The whole request body, or None when it is larger than the provider accepts (read in
+    chunks, never more than that limit held)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _cut(request: web.Request) -> None:
@@ -133,18 +118,20 @@ class Relay:
             await self._session.close()
             self._session = None
 
-    async def forward(self, request: web.Request, account: Account) -> web.StreamResponse:
-        """Send the request upstream and relay the answer, reporting its usage to ``account``
-        even when the answer is cut short (the tokens were spent)."""
+    async def forward(
+        self, request: web.Request, body: bytes, account: Account
+    ) -> web.StreamResponse:
+        """Send the request (with its body, already read and checked) upstream and relay the
+        answer, reporting its usage to ``account`` even when the answer is cut short (the
+        tokens were spent)."""
         if self._session is None:
             raise RuntimeError("the relay is not started")
-        tee = _BodyTee(request)
         try:
             upstream = await self._session.request(
                 request.method,
                 anthropic.upstream_target(self.upstream, request.rel_url),
-                headers=self._upstream_headers(request),
-                data=tee.chunks() if request.body_exists else None,
+                headers=self._upstream_headers(request, len(body)),
+                data=body if body else None,
                 allow_redirects=False,
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -155,17 +142,17 @@ class Relay:
             return await self._stream(request, upstream, meter)
         finally:
             if meter.usage:
-                account(meter.model or tee.model(), meter.usage)
+                account(meter.model or anthropic.request_model(body), meter.usage)
 
-    def _upstream_headers(self, request: web.Request) -> CIMultiDict[str]:
+    def _upstream_headers(self, request: web.Request, body_size: int) -> CIMultiDict[str]:
         """The request's end-to-end headers with the real credential in place of the token."""
         dropped = REQUEST_DROPPED | connection_listed([request.headers.get("Connection", "")])
         headers = CIMultiDict(
             (k, v) for k, v in request.headers.items() if k.lower() not in dropped
         )
         headers["Accept-Encoding"] = "identity"
-        if request.content_length is not None:
-            headers["Content-Length"] = str(request.content_length)
+        if body_size:
+            headers["Content-Length"] = str(body_size)
         headers.update(self._extra_headers)
         if self._api_key is not None:
             headers.update(anthropic.credential(self._api_key.get_secret_value()))

@@ -52,6 +52,20 @@ def endpoint_refused() -> web.Response:
     return error_response(403, "permission_error", message, retry=False)
 
 
+def request_refused(message: str, *, fewer_betas_may_pass: bool) -> web.Response:
+    """The answer to a request asking for more than a coding agent needs. A 400 lets claude
+    resend without its optional beta flags; anything else is a 403 it reports as is."""
+    if fewer_betas_may_pass:
+        return error_response(400, "invalid_request_error", message, retry=False)
+    return error_response(403, "permission_error", message, retry=False)
+
+
+def body_too_large() -> web.Response:
+    """The answer to a body over the provider's own size limit."""
+    message = "fixbot: the request body is larger than the Messages API accepts"
+    return error_response(413, "request_too_large", message, retry=False)
+
+
 def budget_spent(budget_usd: float) -> web.Response:
     """The answer once the task's budget is spent: an error claude reports and does not retry."""
     message = f"fixbot: the task's model budget of {dollars(budget_usd)} is spent"
