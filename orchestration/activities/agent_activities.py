@@ -13,6 +13,7 @@ from collections.abc import Callable
 from temporalio import activity
 
 from orchestration.activities import contracts
+from orchestration.activities.agent_spend import RunSpend
 from orchestration.activities.errors import permanent
 from orchestration.activities.output_lines import stdout_lines
 from orchestration.activities.progress import signal_progress
@@ -79,9 +80,7 @@ class AgentActivities:
             request = await self._take_over(request)
         # the task's own token for the proxy: the real API key stays in this process (opened
         # here too, not only at provisioning: this may be a new worker process)
-        route = await self._proxy.open_route(
-            request.task.task_id, budget_usd=request.task.budget_usd
-        )
+        spend, route = await RunSpend.open(self._proxy, request.task.task_id, request.budget_usd)
         hosts = self._egress_policy.hosts_for(request.task.allow_egress)
         if hosts and self._egress is not None:
             await self._egress.open_route(request.task.task_id, allowed_hosts=hosts)
@@ -96,11 +95,13 @@ class AgentActivities:
         )
         parser = self._runner.new_stream_parser()
         try:
-            await self._follow(stream, parser)
+            await self._follow(stream, parser, spend)
         except asyncio.CancelledError:
             await self._stop_agent(request.sandbox.sandbox_id)
             raise
         result = self._redacted(await self._finish(request, parser, stream.result()))
+        # the proxy's meter, never the agent's own report of its cost
+        result = result.model_copy(update={"cost_usd": spend.usd()})
         return await self._keep_transcript(request, result)
 
     async def _finish(
@@ -110,9 +111,14 @@ class AgentActivities:
         failures are raised outside the `except`, so the unredacted AgentRunError never rides
         along as their cause into history."""
         try:
-            return parser.finish(outcome.exit_code, outcome.timed_out)
+            result = parser.finish(outcome.exit_code, outcome.timed_out)
         except AgentRunError as exc:
             reason = self._redact(str(exc))
+        else:
+            if outcome.exit_code == 0:
+                return result
+            # whatever it printed, a run that did not end cleanly has not delivered
+            reason = f"the agent exited with code {outcome.exit_code} after printing a result"
         if not outcome.timed_out:
             await self._require_running_sandbox(request, STOPPED_DURING_RUN)
         raise permanent(reason, "AgentFailed")
@@ -192,26 +198,31 @@ class AgentActivities:
             return command
         return AgentCommand(command.argv, {**command.env, **egress_environment()})
 
-    async def _follow(self, stream: ExecStream, parser: AgentStreamParser) -> None:
+    async def _follow(self, stream: ExecStream, parser: AgentStreamParser, spend: RunSpend) -> None:
         reporter = _ProgressReporter()
         try:
-            await self._relay(stream, parser, reporter)
+            await self._relay(stream, parser, reporter, spend)
         finally:
             await reporter.close()
 
     async def _relay(
-        self, stream: ExecStream, parser: AgentStreamParser, reporter: _ProgressReporter
+        self,
+        stream: ExecStream,
+        parser: AgentStreamParser,
+        reporter: _ProgressReporter,
+        spend: RunSpend,
     ) -> None:
-        async for line in stdout_lines(
-            stream, idle_seconds=IDLE_HEARTBEAT_SECONDS, on_idle=activity.heartbeat
-        ):
+        def beat() -> None:
+            spend.heartbeat(self._redact(parser.progress or ""))
+
+        async for line in stdout_lines(stream, idle_seconds=IDLE_HEARTBEAT_SECONDS, on_idle=beat):
             progress = parser.feed(line)
             if progress:
                 progress = self._redact(progress)
-                activity.heartbeat(progress)
+                spend.heartbeat(progress)
                 await reporter.report(progress)
             else:
-                activity.heartbeat(self._redact(parser.progress or ""))
+                beat()
         if parser.progress:
             await reporter.report(self._redact(parser.progress), force=True)
 

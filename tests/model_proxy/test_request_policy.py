@@ -44,8 +44,16 @@ def with_content(*blocks: dict[str, Any]) -> dict[str, Any]:
     return {**CLAUDE_CODE_REQUEST, "messages": messages}
 
 
+def checked(path: str, raw: bytes) -> request_policy.Refusal | None:
+    """The policy's verdict on a raw body, as the proxy takes it."""
+    request = request_policy.read_request(raw)
+    if isinstance(request, request_policy.Refusal):
+        return request
+    return request_policy.body_refusal(path, request)
+
+
 def refusal_of(body: dict[str, Any], path: str = "/v1/messages") -> str | None:
-    refusal = request_policy.body_refusal(path, json.dumps(body).encode())
+    refusal = checked(path, json.dumps(body).encode())
     return None if refusal is None else refusal.message
 
 
@@ -109,7 +117,7 @@ def test_deeply_nested_content_is_walked_without_recursion() -> None:
     image = json.dumps({"type": "image", "source": {"type": "url", "url": "https://x.example/"}})
     nested = "[" * 600 + image + "]" * 600
     body = json.dumps(with_content()).replace('"content": []', f'"content": {nested}')
-    refusal = request_policy.body_refusal("/v1/messages", body.encode())
+    refusal = checked("/v1/messages", body.encode())
     assert refusal is not None and refusal.message.endswith("image from url")
 
 
@@ -125,8 +133,8 @@ def test_betas_outside_the_families_are_refused(beta: str) -> None:
 
 def test_a_body_that_is_not_a_json_object_is_refused() -> None:
     """Nothing that cannot be checked is forwarded."""
-    assert request_policy.body_refusal("/v1/messages", b"{not json") is not None
-    assert request_policy.body_refusal("/v1/messages", b"[1, 2]") is not None
+    assert checked("/v1/messages", b"{not json") is not None
+    assert checked("/v1/messages", b"[1, 2]") is not None
 
 
 async def test_refused_requests_never_reach_the_provider(

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from orchestration.proxies.model.proxy import SOCKET_NAME, ModelProxy
-from tests.model_proxy.conftest import COST_PER_ANSWER, REAL_KEY, call, unix_client
+from tests.model_proxy.conftest import COST_PER_ANSWER, REAL_KEY, REQUEST, call, unix_client
 from tests.model_proxy.upstream import FakeUpstream, SlowStream
 
 
@@ -74,7 +74,7 @@ async def test_close_route_cuts_a_request_in_flight(
     async with (
         unix_client(route) as client,
         client.post(
-            "http://localhost/v1/messages", json={}, headers={"x-api-key": route.token}
+            "http://localhost/v1/messages", json=REQUEST, headers={"x-api-key": route.token}
         ) as response,
     ):
         await response.content.readany()
@@ -171,7 +171,11 @@ async def test_request_target_cannot_change_the_upstream_host(
     route = await proxy.open_route("t-target", budget_usd=1.0)
     reader, writer = await asyncio.open_unix_connection(str(route.socket_path))
     head = f"POST {target} HTTP/1.1\r\nHost: x\r\nx-api-key: {route.token}\r\n"
-    body = "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    sent = json.dumps(REQUEST)
+    body = (
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(sent)}\r\nConnection: close\r\n\r\n{sent}"
+    )
     writer.write((head + body).encode())
     async with asyncio.timeout(5):
         answer = await reader.read()

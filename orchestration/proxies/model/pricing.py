@@ -80,6 +80,7 @@ class TaskUsage(BaseModel):
     cache_creation_input_tokens: int = 0
     cost_usd: float = 0.0
     refused: int = 0
+    cut_short: int = 0  # answers that broke off before their last usage: charged in full
 
     def add(self, usage: Mapping[str, Any], pricing: ModelPricing) -> None:
         """Add one answer's usage record: its token counts and its cost."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from orchestration.proxies.model import request_policy
+from orchestration.proxies.model import budget, request_policy
 from orchestration.proxies.model.pricing import (
     DEFAULT_PRICING,
     ModelPricing,
@@ -31,7 +32,7 @@ from orchestration.proxies.model.pricing import (
     pricing_for,
 )
 from orchestration.proxies.model.providers import anthropic
-from orchestration.proxies.model.relay import Relay, read_body
+from orchestration.proxies.model.relay import Answer, Relay, read_body
 from orchestration.proxies.registry import Route, RouteRegistry
 from orchestration.proxies.sockets import SocketServer, serve_app
 
@@ -53,11 +54,18 @@ class ProxyRoute:
 
 @dataclass
 class _Task:
-    """What the proxy keeps for one open route: its token, budget and usage so far."""
+    """What the proxy keeps for one open route: its token, its budget, what it has spent and
+    what its requests in flight have reserved (see budget.py)."""
 
     public: ProxyRoute
     budget_usd: float
     usage: TaskUsage = field(default_factory=TaskUsage)
+    reserved_usd: float = 0.0
+    bytes_per_token: float | None = None  # the fewest seen in this task's answers
+
+    @property
+    def remaining_usd(self) -> float:
+        return self.budget_usd - self.usage.cost_usd - self.reserved_usd
 
 
 def _same_secret(presented: str | None, expected: str) -> bool:
@@ -114,6 +122,14 @@ class ModelProxy:
         route.state.budget_usd = budget_usd
         return route.state.public
 
+    async def open_allowance(self, task_id: str, allowance_usd: float) -> tuple[ProxyRoute, float]:
+        """Open the task's route for one agent run that may spend `allowance_usd` more, on top
+        of whatever the route has spent already; returns the route and that spend so far."""
+        route = await self._routes.open(task_id, functools.partial(_new_task, task_id, 0.0))
+        spent = route.state.usage.cost_usd
+        route.state.budget_usd = spent + max(allowance_usd, 0.0)
+        return route.state.public, spent
+
     async def close_route(self, task_id: str) -> TaskUsage | None:
         """Stop listening, cut in-flight requests, remove the socket and its directory."""
         route = await self._routes.close(task_id)
@@ -154,33 +170,80 @@ class ModelProxy:
         body = await read_body(request)
         if body is None:
             return anthropic.body_too_large()
-        refusal = _refusal(request, body)
-        if refusal is not None:
+        checked = _checked(request, body)
+        if isinstance(checked, request_policy.Refusal):
             task.usage.refused += 1
-            log.info("model request refused", task_id=route.task_id, reason=refusal.message)
+            log.info("model request refused", task_id=route.task_id, reason=checked.message)
             return anthropic.request_refused(
-                refusal.message, fewer_betas_may_pass=refusal.retry_with_fewer_betas
+                checked.message, fewer_betas_may_pass=checked.retry_with_fewer_betas
             )
-        if task.usage.cost_usd >= task.budget_usd:
+        planned = self._plan(task, request, checked, len(body))
+        if planned is None:
             task.usage.refused += 1
             log.info("model request refused: budget spent", task_id=route.task_id)
             return anthropic.budget_spent(task.budget_usd)
         if not self._relay.started:
             return anthropic.stopping()
+        lowered = planned.max_tokens
+        if checked is not None and lowered is not None and lowered != checked.get("max_tokens"):
+            body = json.dumps(budget.with_max_tokens(checked, lowered)).encode()
+        return await self._forward(task, request, body, planned.reserve_usd)
+
+    def _plan(
+        self, task: _Task, request: web.Request, parsed: dict[str, Any] | None, size: int
+    ) -> budget.Plan | None:
+        """The request's reservation: nothing for free endpoints (token counting, the model
+        list) while budget remains; a Messages request's worst case, or None if it cannot fit."""
+        if task.remaining_usd <= 0:
+            return None
+        if parsed is None or not request.rel_url.path.endswith("/messages"):
+            return budget.Plan(reserve_usd=0.0, max_tokens=None)
+        return budget.plan(
+            parsed,
+            size,
+            remaining_usd=task.remaining_usd,
+            pricing=pricing_for(parsed.get("model"), self._pricing),
+            bytes_per_token=task.bytes_per_token or budget.MIN_BYTES_PER_TOKEN,
+        )
+
+    async def _forward(
+        self, task: _Task, request: web.Request, body: bytes, reserve_usd: float
+    ) -> web.StreamResponse:
+        """Hold the reservation while the request is out; settle it from the answer."""
         task.usage.requests += 1
-        return await self._relay.forward(request, body, functools.partial(self._account, task))
+        task.reserved_usd += reserve_usd
+        account = functools.partial(self._settle, task, reserve_usd, len(body))
+        try:
+            return await self._relay.forward(request, body, account)
+        finally:
+            task.reserved_usd -= reserve_usd
 
-    def _account(self, task: _Task, model: str | None, usage: Mapping[str, Any]) -> None:
-        """Add one answer's tokens and cost to the task's usage."""
-        task.usage.add(usage, pricing_for(model, self._pricing))
+    def _settle(self, task: _Task, reserve_usd: float, size: int, answer: Answer) -> None:
+        """Charge an answer: its reported usage when it ended properly (an error answer
+        included); at least the whole reservation when it was cut short, since the provider
+        may have generated up to its limit."""
+        before = task.usage.cost_usd
+        task.usage.add(answer.usage, pricing_for(answer.model, self._pricing))
+        if answer.status == 200 and not answer.final:
+            task.usage.cost_usd = max(task.usage.cost_usd, before + reserve_usd)
+            task.usage.cut_short += 1
+            return
+        tokens = budget.prompt_tokens(answer.usage)
+        if tokens:
+            seen = size / tokens
+            task.bytes_per_token = min(task.bytes_per_token or seen, seen)
 
 
-def _refusal(request: web.Request, body: bytes) -> request_policy.Refusal | None:
-    """Why the request may not reach the provider, if it may not (see request_policy)."""
+def _checked(request: web.Request, body: bytes) -> dict[str, Any] | request_policy.Refusal | None:
+    """A POST's body as a checked JSON object (None for other methods), or why the request
+    may not reach the provider (see request_policy)."""
     betas = request_policy.beta_refusal(request.headers.getall("anthropic-beta", []))
     if betas is not None or request.method != "POST":
         return betas
-    return request_policy.body_refusal(request.rel_url.path, body)
+    parsed = request_policy.read_request(body)
+    if isinstance(parsed, request_policy.Refusal):
+        return parsed
+    return request_policy.body_refusal(request.rel_url.path, parsed) or parsed
 
 
 def _new_task(task_id: str, budget_usd: float, socket_path: Path) -> _Task:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -37,8 +38,20 @@ RESPONSE_DROPPED = HOP_BY_HOP
 DECODED_DROPPED = frozenset({"content-encoding", "content-length"})
 SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Content-Type"})
 
-# called once an answer has reported usage: the model it was for, and its usage record
-Account = Callable[[str | None, Mapping[str, Any]], None]
+
+@dataclass(frozen=True)
+class Answer:
+    """What came back for one request: its status, the model and usage it reported, and
+    whether its last usage arrived (False for an answer cut short)."""
+
+    status: int
+    model: str | None
+    usage: Mapping[str, Any]
+    final: bool
+
+
+# called exactly once for every request that reached the upstream and got an answer
+Account = Callable[[Answer], None]
 
 
 async def read_body(request: web.Request) -> bytes | None:
@@ -141,8 +154,8 @@ class Relay:
         try:
             return await self._stream(request, upstream, meter)
         finally:
-            if meter.usage:
-                account(meter.model or anthropic.request_model(body), meter.usage)
+            model = meter.model or anthropic.request_model(body)
+            account(Answer(upstream.status, model, dict(meter.usage), meter.final))
 
     def _upstream_headers(self, request: web.Request, body_size: int) -> CIMultiDict[str]:
         """The request's end-to-end headers with the real credential in place of the token."""

@@ -91,18 +91,28 @@ def beta_refusal(header_values: Iterable[str]) -> Refusal | None:
     )
 
 
-def body_refusal(path: str, body: bytes) -> Refusal | None:
-    """A refusal when the JSON body asks for more than a coding agent needs."""
+def read_request(body: bytes) -> dict[str, Any] | Refusal:
+    """The body as a JSON object, or why it cannot be checked (and so is not forwarded)."""
     try:
         request = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return Refusal("fixbot: the request body is not JSON")
     if not isinstance(request, dict):
         return Refusal("fixbot: the request body is not a JSON object")
-    allowed = COUNT_TOKENS_FIELDS if path.endswith("/count_tokens") else MESSAGE_FIELDS
+    return request
+
+
+def body_refusal(path: str, request: dict[str, Any]) -> Refusal | None:
+    """A refusal when the request asks for more than a coding agent needs."""
+    counting = path.endswith("/count_tokens")
+    allowed = COUNT_TOKENS_FIELDS if counting else MESSAGE_FIELDS
     extra = sorted(set(request) - allowed)
     if extra:
         return Refusal(f"fixbot: request fields not allowed through this proxy: {_names(extra)}")
+    limit = request.get("max_tokens")
+    if not counting and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        # the budget reserves by this limit, so it must be there (the API requires it too)
+        return Refusal("fixbot: max_tokens must be a positive whole number")
     server_tools = sorted(set(_server_tools(request.get("tools"))))
     if server_tools:
         return Refusal(f"fixbot: server-side tools are not allowed: {_names(server_tools)}")

@@ -146,6 +146,7 @@ class UsageMeter:
         """Pick the parser by the answer's content type."""
         self.model: str | None = None
         self.usage: dict[str, Any] = {}
+        self.final = False  # the answer's last usage arrived: nothing more will be billed
         kind = content_type.lower()
         self._sse = kind.startswith("text/event-stream")
         self._json = kind.startswith("application/json")
@@ -169,6 +170,7 @@ class UsageMeter:
         if self._json and self._buffer:
             with contextlib.suppress(ValueError):
                 self._take_message(json.loads(self._buffer))
+                self.final = True
         self._buffer.clear()
 
     def _drain_events(self) -> None:
@@ -193,6 +195,7 @@ class UsageMeter:
             self._take_message(event.get("message"))
         elif event.get("type") == "message_delta":
             self._merge(event.get("usage"))
+            self.final = isinstance(event.get("usage"), dict)
 
     def _take_message(self, message: Any) -> None:
         """Take the model and usage of a whole message object."""
