@@ -98,6 +98,10 @@ class ExecStream(Protocol):
 class Sandbox(Protocol):
     """A backend that runs hardened, labelled sandboxes, one per task."""
 
+    def runtimes(self) -> frozenset[str]:
+        """The isolation runtimes sandboxes can be created under here (e.g. runc, runsc)."""
+        ...
+
     def ping(self) -> None:
         """Raise SandboxUnavailable with instructions when the engine does not answer."""
 

@@ -25,6 +25,7 @@ from orchestration.channels.port import TaskChannel
 from orchestration.client.links import run_url_for
 from orchestration.client.task_factory import repository_rules
 from orchestration.runtime.forges import forge_router, git_env_for
+from orchestration.runtime.isolation import choose_runtime
 from orchestration.runtime.logs import Redactor
 from orchestration.runtime.services import SandboxServices
 from orchestration.runtime.settings import Settings
@@ -111,7 +112,7 @@ def _sandbox_activities(
         owner=settings.sandbox_owner,
         agent=runner,
         capacity=SandboxCapacity(backend, settings.sandbox_owner, settings.worker.max_sandboxes),
-        runtime=s.runtime,
+        runtime=choose_runtime(s.runtime, backend.runtimes()),
     )
     return [acts.provision, acts.destroy]
 

@@ -134,6 +134,10 @@ class InMemorySandbox:
         if self._owns_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def runtimes(self) -> frozenset[str]:
+        """Host processes have no isolation runtime to choose."""
+        return frozenset()
+
     def ping(self) -> None:
         """Always answers until closed."""
         if self._closed:

@@ -80,6 +80,12 @@ class DockerSandbox:
             return engine.client_url(self._client_value)
         return self._base_url or engine.env_docker_host()
 
+    def runtimes(self) -> frozenset[str]:
+        """The OCI runtimes registered with the engine (`docker info`)."""
+        with translated("reading the engine's runtimes", self.url):
+            registered = self.client.info().get("Runtimes") or {}
+        return frozenset(registered)
+
     def ping(self) -> None:
         """Raise SandboxUnavailable with instructions when the engine does not answer."""
         try:
