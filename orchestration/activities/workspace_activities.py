@@ -23,11 +23,13 @@ from orchestration.models import (
     SandboxTarget,
     WorkspaceReport,
 )
+from orchestration.policy.protected_paths import violations
 from orchestration.workspace import changes
 from orchestration.workspace.archive import RepositoryEntry, checkout_argv, workspace_tar
 from orchestration.workspace.git import run_git
 from orchestration.workspace.history import History, history_pack
 from orchestration.workspace.mirror import BranchNotFound, MirrorCache, resolve_branch
+from orchestration.workspace.result_tree import changed_entries
 from sandbox.interface import WORKSPACE_PATH, Sandbox
 
 GitEnvironment = Callable[[str], Mapping[str, str]]
@@ -124,7 +126,7 @@ class WorkspaceActivities:
                 request.sandbox.sandbox_id, by_name[prepared.name], prepared
             )
             if change is not None:
-                change.protected_files = changes.protected(change.files, self._protected_paths)
+                change.protected_files = await asyncio.to_thread(self._protected, change)
                 collected.repositories.append(change)
         return collected
 
@@ -140,6 +142,12 @@ class WorkspaceActivities:
             return changes.repository_change(repo, prepared.commit, numstat, patch)
         except changes.ChangeTooLarge as exc:
             raise permanent(str(exc), "ChangeTooLarge") from None
+
+    def _protected(self, change: RepositoryChange) -> list[str]:
+        """The entries of the tree this change would push that touch protected paths."""
+        mirror = self._mirrors.path_for(change.repository.url)
+        entries = changed_entries(mirror, change.base_commit, change.patch.encode())
+        return violations(entries, self._protected_paths)
 
     async def _check(self, sandbox_id: str, argv: list[str]) -> bytes:
         result = await asyncio.to_thread(self._backend.exec, sandbox_id, argv, timeout_seconds=300)

@@ -71,11 +71,6 @@ def _count(field: str) -> int:
     return int(field) if field.isdigit() else 0
 
 
-def protected(files: list[FileChange], prefixes: list[str]) -> list[str]:
-    """The changed paths that fall under a protected path prefix."""
-    return [f.path for f in files if any(f.path.startswith(p) for p in prefixes)]
-
-
 def repository_change(
     repository: RepositorySpec, base_commit: str, numstat: bytes, patch: bytes
 ) -> RepositoryChange | None:

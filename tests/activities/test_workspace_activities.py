@@ -191,6 +191,36 @@ async def test_an_edit_under_a_protected_path_is_flagged(
     assert changes.protected_paths_allowed is False
 
 
+async def test_symlinks_submodules_and_case_variants_are_flagged_from_the_pushed_tree(
+    activities: WorkspaceActivities,
+    backend: InMemorySandbox,
+    sandbox: SandboxInfo,
+    source: Path,
+) -> None:
+    """What the agent adds is judged as the push would write it: a symlink into the
+    workflows, a symlink out of the repository, a submodule entry and a case variant are
+    each named with the reason; an ordinary edit beside them is not."""
+    target = target_for(sandbox, spec_of(source))
+    report = await prepare(activities, target)
+    in_sandbox(
+        backend,
+        sandbox,
+        "ln -s .github/workflows docs-ci && ln -s /etc/passwd passwd"
+        " && mkdir -p .GitHub/Workflows && echo 'on: push' > .GitHub/Workflows/x.yml"
+        " && git init -q vendor/lib"
+        " && git -C vendor/lib -c user.name=a -c user.email=a@b commit -q --allow-empty -m x"
+        " && echo '# more' >> README.md",
+    )
+    changes = await collect(activities, target, report)
+    [change] = changes.repositories
+    assert sorted(change.protected_files) == [
+        ".GitHub/Workflows/x.yml (a case variant of a protected path)",
+        "docs-ci (a symlink into a protected path (.github/workflows))",
+        "passwd (a symlink to '/etc/passwd', outside the repository)",
+        "vendor/lib (a submodule entry)",
+    ]
+
+
 async def test_a_missing_branch_fails_for_good(
     activities: WorkspaceActivities,
     backend: InMemorySandbox,

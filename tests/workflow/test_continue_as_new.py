@@ -51,11 +51,17 @@ async def _until(gateway: TaskGateway, task: TaskInput, status: TaskStatus) -> N
     raise AssertionError(f"task never reached {status}")
 
 
-async def _lengthen_history(gateway: TaskGateway, task: TaskInput, signals: int) -> None:
-    """Progress signals add events to the history while the task waits."""
+async def _lengthen_history_until_it_continues(gateway: TaskGateway, task: TaskInput) -> None:
+    """Progress signals add events to the history while the task waits, until the run passes
+    the limit and continues as new. (How many events a signal adds depends on how the server
+    batches them into workflow tasks, so the count of signals is not fixed.)"""
     handle = gateway.client.get_workflow_handle(workflow_id(task.task_id))
-    for number in range(signals):
+    first_run = (await handle.describe()).run_id
+    for number in range(20 * HISTORY_LIMIT):
         await handle.signal(BugFixWorkflow.report_progress, AgentProgress(text=f"tick {number}"))
+        if number % 10 == 9 and (await handle.describe()).run_id != first_run:
+            return
+    raise AssertionError("the task never continued as new")
 
 
 async def _run_statuses(
@@ -91,11 +97,11 @@ async def test_a_task_past_the_history_limit_carries_on_in_a_new_run(
     await gateway.start(task)
 
     await _until(gateway, task, TaskStatus.RUNNING)
-    await _lengthen_history(gateway, task, HISTORY_LIMIT // 2)
+    await _lengthen_history_until_it_continues(gateway, task)
     await gateway.answer(task.task_id, Answer(by=requester, text="Euros"))
 
     await _until(gateway, task, TaskStatus.AWAITING_APPROVAL)
-    await _lengthen_history(gateway, task, HISTORY_LIMIT // 2)
+    await _lengthen_history_until_it_continues(gateway, task)
     view = await gateway.status(task.task_id)
     assert view.status is TaskStatus.AWAITING_APPROVAL and view.revision == 1
     await gateway.decide(task.task_id, Decision(approve=True, by="alice"))
