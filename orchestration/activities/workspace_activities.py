@@ -30,9 +30,11 @@ from orchestration.workspace.git import run_git
 from orchestration.workspace.history import History, history_pack
 from orchestration.workspace.mirror import BranchNotFound, MirrorCache, resolve_branch
 from orchestration.workspace.result_tree import changed_entries
+from orchestration.workspace.tree_limits import TreeLimits, measure, refusal
 from sandbox.interface import WORKSPACE_PATH, Sandbox
 
 GitEnvironment = Callable[[str], Mapping[str, str]]
+DEFAULT_TREE_LIMITS = TreeLimits(max_unpacked_mb=1024, max_files=200_000, max_path_depth=64)
 
 
 def patch_numstat(patch: bytes) -> bytes:
@@ -55,7 +57,9 @@ class WorkspaceActivities:
         protected_paths: list[str],
         allow_protected: bool,
         guide_files: Sequence[str] = (),
+        tree_limits: TreeLimits = DEFAULT_TREE_LIMITS,
     ) -> None:
+        self._tree_limits = tree_limits
         # the task's guide goes into AGENTS.md and whatever else the agent CLI reads
         self._guide_files = tuple(dict.fromkeys((GUIDE_FILE, *guide_files)))
         self._backend = backend
@@ -112,6 +116,10 @@ class WorkspaceActivities:
             commit = resolve_branch(mirror, repo.url, repo.branch)
         except BranchNotFound as exc:
             raise permanent(str(exc), "BranchMissing") from None
+        board.say(f"measuring {repo.name}")
+        too_big = refusal(repo.name, measure(mirror, commit, self._tree_limits), self._tree_limits)
+        if too_big is not None:
+            raise permanent(too_big, "RepositoryTooLarge")
         scratch.mkdir()
         return history_pack(mirror, repo.branch, commit, self._mirrors.depth, scratch)
 

@@ -53,6 +53,10 @@ class SandboxSettings(BaseModel):
     pids: int = 512
     tmp_size_mb: int = 512
     workspace_size_mb: int = 2048
+    # checked from the mirror before anything is written: what a repository's checkout may take
+    max_unpacked_mb: int = Field(default=1024, ge=1)
+    max_files: int = Field(default=200_000, ge=1)
+    max_path_depth: int = Field(default=64, ge=1)
     # "auto": gVisor (runsc) when the engine has it registered, else runc with a warning;
     # or a runtime the engine has registered, by name ("runsc", "runc", ...). runc stays the
     # default until the memory and fork-bomb tests pass under runsc (SECURITY.md, "gVisor")

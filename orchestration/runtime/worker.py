@@ -31,6 +31,7 @@ from orchestration.runtime.services import SandboxServices
 from orchestration.runtime.settings import Settings
 from orchestration.workflows.bugfix import BugFixWorkflow
 from orchestration.workspace.mirror import MirrorCache
+from orchestration.workspace.tree_limits import TreeLimits
 from sandbox.interface import Sandbox, SandboxLimits
 
 
@@ -127,5 +128,10 @@ def _workspace_activities(
         protected_paths=settings.git.protected_paths,
         allow_protected=settings.git.allow_protected_paths,
         guide_files=runner.guide_files,
+        tree_limits=TreeLimits(
+            max_unpacked_mb=settings.sandbox.max_unpacked_mb,
+            max_files=settings.sandbox.max_files,
+            max_path_depth=settings.sandbox.max_path_depth,
+        ),
     )
     return [acts.prepare, acts.collect]
