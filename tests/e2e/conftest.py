@@ -11,13 +11,15 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from orchestration.agents.port import AgentRunner
 from orchestration.client.gateway import TaskGateway
-from orchestration.models import TaskInput, TaskResult, TaskStatus, TaskView
+from orchestration.client.task_factory import make_task
+from orchestration.models import RepositorySpec, TaskInput, TaskResult, TaskStatus, TaskView
 from orchestration.runtime.services import sandbox_services
 from orchestration.runtime.settings import SandboxSettings, Settings, WorkerSettings
 from orchestration.runtime.worker import build_worker
@@ -120,3 +122,15 @@ async def start_loop(
 
     async with stack:
         yield start
+
+
+def shop_task(loop: Loop, url: str, **overrides: Any) -> TaskInput:
+    """The demo's bug as a task on the shop repository at url, needing no approval."""
+    task = make_task(
+        loop.settings,
+        title="Discounts raise prices",
+        requester="rita",
+        require_approval=False,
+        repositories=[RepositorySpec(url=url, name="shop")],
+    )
+    return task.model_copy(update=overrides)

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from bot.cli.demo_repo import PRICING, README, TESTS, scripted_fix
-from orchestration.client.task_factory import make_task
-from orchestration.models import CancelRequest, RepositorySpec, TaskInput, TaskStatus
+from orchestration.models import CancelRequest, TaskInput, TaskStatus
 from orchestration.runtime.settings import SandboxSettings
 from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
-from tests.e2e.conftest import Loop
+from tests.e2e.conftest import Loop, shop_task
 from tests.fakes.github import FakeGitHub
 from tests.support.images import TEST_IMAGE
 from tests.support.settings import services_root_for_tests
@@ -29,17 +28,6 @@ LONG_BASH = ScriptStep(
     tool="Bash",
     input={"command": "python3 -c 'import time; time.sleep(120)'", "timeout": 600000},
 )
-
-
-def shop_task(loop: Loop, url: str, **overrides: Any) -> TaskInput:
-    task = make_task(
-        loop.settings,
-        title="Discounts raise prices",
-        requester="rita",
-        require_approval=False,
-        repositories=[RepositorySpec(url=url, name="shop")],
-    )
-    return task.model_copy(update=overrides)
 
 
 async def until_agent_busy(loop: Loop, task: TaskInput) -> None:

@@ -12,10 +12,9 @@ from bot.cli.demo_repo import BUGGY_LINE, FIXED_LINE, PRICING, README, TESTS
 from orchestration.agents.port import AgentCommand, AgentInvocation, AgentRunner, SandboxQuery
 from orchestration.agents.result_line import ResultLineParser, result_line
 from orchestration.client.gateway import workflow_id
-from orchestration.client.task_factory import make_task
-from orchestration.models import AgentMode, AgentOutcome, AgentResult, RepositorySpec, TaskStatus
+from orchestration.models import AgentMode, AgentOutcome, AgentResult, TaskStatus
 from orchestration.workflows.bugfix import BugFixWorkflow
-from tests.e2e.conftest import Loop
+from tests.e2e.conftest import Loop, shop_task
 from tests.fakes.github import FakeGitHub
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
@@ -107,13 +106,7 @@ async def test_shell_script_runner_completes_a_task_with_its_own_session(
         "acme", "shop", {"pricing.py": PRICING, "test_pricing.py": TESTS, "README.md": README}
     )
     loop = await start_loop("http://127.0.0.1:9", agent_runner=ShellScriptRunner())
-    task = make_task(
-        loop.settings,
-        title="Discounts raise prices",
-        requester="rita",
-        require_approval=False,
-        repositories=[RepositorySpec(url=url, name="shop")],
-    )
+    task = shop_task(loop, url)
     await loop.gateway.start(task)
     result = await loop.result(task.task_id)
     assert result.status is TaskStatus.COMPLETED, result.error
@@ -139,13 +132,7 @@ async def test_a_run_that_exits_non_zero_has_failed_whatever_it_printed(
     )
     runner = ShellScriptRunner(SCRIPT + "exit 3\n", CredulousParser)
     loop = await start_loop("http://127.0.0.1:9", agent_runner=runner)
-    task = make_task(
-        loop.settings,
-        title="Discounts raise prices",
-        requester="rita",
-        require_approval=False,
-        repositories=[RepositorySpec(url=url, name="shop")],
-    )
+    task = shop_task(loop, url)
     await loop.gateway.start(task)
     result = await loop.result(task.task_id)
     assert result.status is TaskStatus.FAILED
