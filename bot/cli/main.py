@@ -14,7 +14,7 @@ import typer
 from rich.text import Text
 
 from bot.cli.live import follow
-from bot.cli.render import print_result, print_task_rows, print_view
+from bot.cli.render import print_patches, print_result, print_task_rows, print_view
 from bot.cli.terminal import console, inert, print_error
 from orchestration.client.connection import TemporalUnavailable, connect
 from orchestration.client.gateway import ActionRefused, NoWorker, TaskGateway, UnknownTask
@@ -217,12 +217,18 @@ def cancel(
 
 
 @app.command()
-def status(task_id: str) -> None:
-    """Show where a task is, step by step."""
+def status(
+    task_id: str,
+    patch: Annotated[bool, typer.Option("--patch", help="Print the whole patch too.")] = False,
+) -> None:
+    """Show where a task is, step by step (with --patch, the change it would push)."""
     settings = settings_or_exit()
 
     async def go() -> None:
-        print_view(await (await _gateway(settings)).status(task_id))
+        view = await (await _gateway(settings)).status(task_id)
+        print_view(view)
+        if patch:
+            print_patches(view)
 
     run(go())
 

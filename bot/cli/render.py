@@ -38,6 +38,7 @@ _OUTCOME_STYLE = {
     Outcome.AWAITING_APPROVAL: "cyan",
 }
 _CELL_LIMIT = 200
+MAX_PATCH_SHOWN = 2_000_000  # characters; collected patches are capped below this anyway
 
 
 def print_task_rows(rows: list[TaskRow]) -> None:
@@ -134,3 +135,13 @@ def print_result(result: TaskResult) -> None:
     console.print(f"  steps: {steps}")
     if result.error:
         line("  ", result.error, style="red")
+
+
+def print_patches(view: TaskView) -> None:
+    """Each repository's whole patch, rendered inert (it is the agent's text)."""
+    if not view.changes or not view.changes.repositories:
+        console.print("  no patch (no change collected yet)")
+        return
+    for change in view.changes.repositories:
+        line("  patch of ", change.repository.name)
+        console.print(inert(change.patch, limit=MAX_PATCH_SHOWN))

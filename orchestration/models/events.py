@@ -19,6 +19,7 @@ from orchestration.models import (
     DecisionRecord,
     FileChange,
     PullRequestRef,
+    RepositoryChange,
     RepositorySpec,
     Step,
     TaskStatus,
@@ -33,6 +34,10 @@ TITLE_CHARS = 500
 DESCRIPTION_CHARS = 1600
 REPOSITORIES_KEPT = 10
 FILES_KEPT = 50
+# the patch's first lines on the card: enough to see the change, within a Slack section
+EXCERPT_LINES = 40
+EXCERPT_LINE_CHARS = 160
+EXCERPT_CHARS = 2000
 TEXT_CHARS = 4000  # a question, a summary, a reason
 PROGRESS_CHARS = 500
 
@@ -55,14 +60,33 @@ class TaskHeadline(BaseModel):
     origin: TaskOrigin = Field(default_factory=TaskOrigin)
 
 
+def patch_excerpt(patch: str) -> tuple[str, bool]:
+    """The patch's first lines, as many as fit the excerpt's bounds; and whether that is not
+    the whole patch."""
+    lines = patch.splitlines()
+    kept: list[str] = []
+    size, shortened = 0, False
+    for line in lines[:EXCERPT_LINES]:
+        if len(line) > EXCERPT_LINE_CHARS:
+            line, shortened = line[:EXCERPT_LINE_CHARS] + "…", True
+        if size + len(line) + 1 > EXCERPT_CHARS:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept), shortened or len(kept) < len(lines)
+
+
 class RepositoryOverview(BaseModel):
-    """One repository's change as a reviewer sees it: files and counts, never the patch."""
+    """One repository's change as a reviewer sees it: files, counts and the patch's first
+    lines (the whole patch stays out of events, to keep workflow history small)."""
 
     repository: RepositorySpec
     files: list[FileChange] = Field(default_factory=list)  # the first few
     file_count: int = 0
     additions: int = 0
     deletions: int = 0
+    patch_excerpt: str = ""
+    patch_truncated: bool = False
 
     @property
     def diffstat(self) -> str:
@@ -79,19 +103,23 @@ class ChangeOverview(BaseModel):
     @classmethod
     def of(cls, changes: ChangeSet) -> ChangeOverview:
         return cls(
-            repositories=[
-                RepositoryOverview(
-                    repository=c.repository,
-                    files=c.files[:FILES_KEPT],
-                    file_count=len(c.files),
-                    additions=sum(f.additions for f in c.files),
-                    deletions=sum(f.deletions for f in c.files),
-                )
-                for c in changes.repositories
-            ],
+            repositories=[_overview(c) for c in changes.repositories],
             digest=changes.digest,
             protected_files=changes.protected_files[:FILES_KEPT],
         )
+
+
+def _overview(change: RepositoryChange) -> RepositoryOverview:
+    excerpt, truncated = patch_excerpt(change.patch)
+    return RepositoryOverview(
+        repository=change.repository,
+        files=change.files[:FILES_KEPT],
+        file_count=len(change.files),
+        additions=sum(f.additions for f in change.files),
+        deletions=sum(f.deletions for f in change.files),
+        patch_excerpt=excerpt,
+        patch_truncated=truncated,
+    )
 
 
 class _Event(BaseModel):

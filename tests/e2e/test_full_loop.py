@@ -57,6 +57,9 @@ async def test_cli_task_is_fixed_approved_and_opened_as_one_pull_request(
         assert view.changes is not None
         assert view.last_progress == "reporting outcome: fixed"  # signalled by the agent activity
         assert [f.path for f in view.changes.repositories[0].files] == ["pricing.py"]
+        code, out = await loop.cli("status", task_id, "--patch")
+        assert code == 0 and "patch of shop" in out, out
+        assert f"+{FIXED_LINE}" in out and f"-{BUGGY_LINE}" in out
         code, out = await loop.cli("approve", task_id, "--as", "rita")
         assert code == 1 and "may not approve their own fix" in out
         code, out = await loop.cli("approve", task_id, "--comment", "looks right")

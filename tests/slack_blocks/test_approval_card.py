@@ -135,3 +135,37 @@ def test_card_warns_when_the_change_touches_protected_paths() -> None:
     flagged = str(approval_card(delivery)["blocks"])
     assert "protected paths" in flagged and ".github/workflows/ci.yml" in flagged
     assert "protected paths" not in str(base["blocks"])
+
+
+def card_with_patch(patch: str) -> dict[str, Any]:
+    change_set = f.changes()
+    change_set.repositories[0].patch = patch
+    return approval_card(f.delivery(NoticeKind.CHANGES_READY, f.awaiting(change_set=change_set)), 1)
+
+
+def test_card_shows_the_patch_as_inert_code() -> None:
+    """The approver sees the code: the patch in a code block, with mentions, links and
+    fences from it defused, and no pointer to more when it is all there."""
+    patch = (
+        "--- a/src/module_0.py\n+++ b/src/module_0.py\n@@ -1 +1 @@\n"
+        "-    return a - b\n+    return a + b  # <!channel> <https://evil.example|docs> ```\n"
+    )
+    message = card_with_patch(patch)
+    assert message_problems(message) == []
+    texts = "\n".join(mrkdwn_texts(message))
+    assert "+    return a + b  # &lt;!channel&gt; &lt;https://evil.example|docs&gt;" in texts
+    assert "<!channel>" not in texts and "evil.example|docs>" not in texts
+    block = next(t for t in mrkdwn_texts(message) if t.startswith("```"))
+    assert block.count("```") == 2  # the patch's own fence cannot close the block
+    assert "--patch" not in texts
+
+
+def test_a_long_patch_shows_its_first_lines_and_how_to_see_all() -> None:
+    """A patch longer than the excerpt shows its first lines within Slack's limits, and the
+    command that prints all of it."""
+    patch = "".join(f"+line {n} of a long change\n" for n in range(500))
+    message = card_with_patch(patch)
+    assert message_problems(message) == []
+    texts = "\n".join(mrkdwn_texts(message))
+    assert "+line 0 of a long change" in texts and "+line 499" not in texts
+    assert f"`fixbot status {f.TASK_ID} --patch`" in "\n".join(all_texts(message))

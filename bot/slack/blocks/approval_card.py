@@ -20,6 +20,7 @@ from bot.slack.blocks.limits import truncate_mrkdwn, truncate_plain
 from bot.slack.blocks.task_message import repository_line
 from bot.slack.blocks.text import (
     code,
+    code_block,
     duration,
     escape,
     link,
@@ -128,7 +129,9 @@ def card_blocks(delivery: EventDelivery, card: CardReady, round: int) -> list[Bl
         divider(),
     ]
     changes = card.changes.repositories
-    blocks += [section(_repository_text(c)) for c in changes[:REPOSITORIES_SHOWN]]
+    for change in changes[:REPOSITORIES_SHOWN]:
+        blocks.append(section(_repository_text(change)))
+        blocks += _patch_blocks(change, task.task_id)
     if len(changes) > REPOSITORIES_SHOWN:
         blocks.append(section(_more_repositories(changes[REPOSITORIES_SHOWN:])))
     if not changes:
@@ -159,6 +162,17 @@ def _repository_text(change: RepositoryOverview) -> str:
     if hidden > 0:
         lines.append(f"…and {hidden} more files")
     return "\n".join(lines)
+
+
+def _patch_blocks(change: RepositoryOverview, task_id: str) -> list[Block]:
+    """The patch's first lines as an inert code block, and where to read all of it."""
+    if not change.patch_excerpt:
+        return []
+    blocks = [section(code_block(change.patch_excerpt))]
+    if change.patch_truncated:
+        where = code(f"fixbot status {task_id} --patch")
+        blocks.append(context(f"The first lines of the patch; all of it: {where}"))
+    return blocks
 
 
 def _more_repositories(changes: list[RepositoryOverview]) -> str:
