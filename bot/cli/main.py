@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
@@ -333,8 +334,10 @@ def main() -> NoReturn:
         status = 0
     except SystemExit as stop:
         status = _exit_status(stop.code)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        # a reader that went away (`| head`) has lost the rest; the status stands
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            stream.flush()
     os._exit(status)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from orchestration.workspace.git import GIT_ENV
+from orchestration.workspace.git import GIT_ENV, GitError
 
 _READ_SIZE = 1 << 16
 _MAX_RECORD = 1 << 20
@@ -47,7 +47,7 @@ def tree_entries(mirror: Path, commit: str) -> Iterator[tuple[int, bytes]]:
         cwd=mirror,
         env={**os.environ, **GIT_ENV},
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     stdout = process.stdout
     if stdout is None:  # never: stdout=PIPE above
@@ -58,6 +58,13 @@ def tree_entries(mirror: Path, commit: str) -> Iterator[tuple[int, bytes]]:
             fields = meta.split()
             if len(fields) == 4 and fields[1] == b"blob" and fields[3].isdigit():
                 yield int(fields[3]), path
+        # read to the end: a git that failed (a missing commit, a broken mirror) must not
+        # pass for an empty or small tree
+        if process.wait() != 0:
+            stderr = process.stderr.read(4096) if process.stderr else b""
+            raise GitError(
+                f"git ls-tree failed ({process.returncode}): {stderr.decode(errors='replace')}"
+            )
     finally:
         process.kill()
         process.wait()

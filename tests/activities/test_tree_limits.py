@@ -10,8 +10,9 @@ from temporalio.exceptions import ApplicationError
 
 from orchestration.activities.workspace_activities import WorkspaceActivities
 from orchestration.testing.memory_sandbox import InMemorySandbox
+from orchestration.workspace.git import GitError
 from orchestration.workspace.mirror import MirrorCache
-from orchestration.workspace.tree_limits import TreeLimits
+from orchestration.workspace.tree_limits import TreeLimits, measure
 from sandbox.interface import SandboxInfo
 from tests.activities.test_workspace_activities import prepare, spec_of, target_for
 from tests.forge.gitrepo import init_repo
@@ -86,3 +87,11 @@ async def test_a_tree_within_the_limits_is_prepared(
         activities_with(backend, tmp_path, ROOMY), target_for(sandbox, spec_of(source))
     )
     assert [r.name for r in report.repositories] == ["bomb"]
+
+
+def test_a_git_that_fails_never_passes_for_a_small_tree(tmp_path: Path) -> None:
+    """Measuring a commit the mirror does not have raises instead of reporting an empty tree."""
+    source = tmp_path / "origin" / "bomb"
+    init_repo(source, {"a.txt": "a\n"})
+    with pytest.raises(GitError, match="ls-tree failed"):
+        measure(source, "0" * 40, ROOMY)

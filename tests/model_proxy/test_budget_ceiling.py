@@ -152,3 +152,57 @@ def test_a_request_that_cannot_get_a_small_answer_is_refused() -> None:
     assert tight is None
     fits = budget.plan(request, size, remaining_usd=0.01, pricing=PRICING, bytes_per_token=1.0)
     assert fits is not None and fits.max_tokens == 4096 and fits.reserve_usd <= 0.01
+
+
+def test_one_hour_prices_are_reserved_only_when_asked_for() -> None:
+    """Without a one-hour cache_control the dearest prompt price is the five-minute write."""
+    pricing = ModelPricing(
+        input_per_mtok=3.0, output_per_mtok=15.0, cache_read_per_mtok=0.3, cache_write_per_mtok=3.75
+    )
+    assert budget.input_price(pricing, one_hour_cache=False) == pytest.approx(3.75 / 1_000_000)
+    assert budget.asks_one_hour_cache(b'{"cache_control":{"type":"ephemeral","ttl":"1h"}}')
+    assert not budget.asks_one_hour_cache(b'{"cache_control":{"type":"ephemeral"}}')
+
+
+@pytest.mark.parametrize(
+    ("max_tokens", "thinking"),
+    [(60_000, {"type": "enabled", "budget_tokens": 30_000}),
+     (5000, {"type": "enabled", "budget_tokens": 2500}),
+     (1500, None)],
+)  # fmt: skip
+def test_a_lowered_limit_keeps_thinking_valid(max_tokens: int, thinking: Any) -> None:
+    """A thinking budget keeps at most half the new limit and at least the API's minimum;
+    when the limit is too low for both, thinking is dropped."""
+    request = {
+        **REQUEST,
+        "max_tokens": 128_000,
+        "thinking": {"type": "enabled", "budget_tokens": 32_000},
+    }
+    lowered = budget.with_max_tokens(request, max_tokens)
+    assert lowered["max_tokens"] == max_tokens and lowered.get("thinking") == thinking
+
+
+async def test_an_answer_the_provider_ends_with_an_error_is_billed_as_reported(
+    proxy: ModelProxy, upstream: FakeUpstream
+) -> None:
+    """An overloaded error in the middle of a stream ends the answer: the task is charged the
+    usage it reported, not the whole reservation."""
+
+    async def overloaded(request: web.Request) -> web.StreamResponse:
+        message = {"id": "m", "type": "message", "model": MODEL, "usage": {"input_tokens": 10}}
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(
+            sse_event("message_start", {"type": "message_start", "message": message})
+        )
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+        await response.write(sse_event("error", error))
+        await response.write_eof()
+        return response
+
+    upstream.handler = overloaded
+    route = await proxy.open_route("t-overloaded", budget_usd=1.0)
+    assert (await call(route, body=BIG_REQUEST))[0] == 200
+    usage = proxy.usage("t-overloaded")
+    assert usage is not None and usage.cut_short == 0
+    assert usage.cost_usd == pytest.approx(10 * PRICING.input_per_mtok / 1_000_000)

@@ -164,3 +164,14 @@ async def test_refused_requests_never_reach_the_provider(
     assert json.loads(upstream.seen[0].body) == CLAUDE_CODE_REQUEST
     usage = proxy.usage("t-policy")
     assert usage is not None and usage.refused == 2 and usage.requests == 1
+
+
+def test_a_key_named_twice_is_refused() -> None:
+    """Parsers disagree on which of two equal keys counts, so the check could see one value
+    and the provider use the other: such a body is refused, wherever the key repeats."""
+    fetch = '{"type":"web_search_20250305","name":"w"}'
+    top = '{"model":"m","max_tokens":1,"messages":[],"tools":[' + fetch + '],"tools":[]}'
+    nested = '{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x","role":"u"}]}'
+    for body in (top, nested):
+        refusal = checked("/v1/messages", body.encode())
+        assert refusal is not None and "twice" in refusal.message

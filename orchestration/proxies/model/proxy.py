@@ -177,7 +177,7 @@ class ModelProxy:
             return anthropic.request_refused(
                 checked.message, fewer_betas_may_pass=checked.retry_with_fewer_betas
             )
-        planned = self._plan(task, request, checked, len(body))
+        planned = self._plan(task, request, checked, body)
         if planned is None:
             task.usage.refused += 1
             log.info("model request refused: budget spent", task_id=route.task_id)
@@ -190,7 +190,7 @@ class ModelProxy:
         return await self._forward(task, request, body, planned.reserve_usd)
 
     def _plan(
-        self, task: _Task, request: web.Request, parsed: dict[str, Any] | None, size: int
+        self, task: _Task, request: web.Request, parsed: dict[str, Any] | None, body: bytes
     ) -> budget.Plan | None:
         """The request's reservation: nothing for free endpoints (token counting, the model
         list) while budget remains; a Messages request's worst case, or None if it cannot fit."""
@@ -200,10 +200,11 @@ class ModelProxy:
             return budget.Plan(reserve_usd=0.0, max_tokens=None)
         return budget.plan(
             parsed,
-            size,
+            len(body),
             remaining_usd=task.remaining_usd,
             pricing=pricing_for(parsed.get("model"), self._pricing),
             bytes_per_token=task.bytes_per_token or budget.MIN_BYTES_PER_TOKEN,
+            one_hour_cache=budget.asks_one_hour_cache(body),
         )
 
     async def _forward(

@@ -94,12 +94,28 @@ def beta_refusal(header_values: Iterable[str]) -> Refusal | None:
 def read_request(body: bytes) -> dict[str, Any] | Refusal:
     """The body as a JSON object, or why it cannot be checked (and so is not forwarded)."""
     try:
-        request = json.loads(body)
+        request = json.loads(body, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        return Refusal(f"fixbot: the request body names {str(exc)[:80]!r} twice")
     except (ValueError, RecursionError):
         return Refusal("fixbot: the request body is not JSON")
     if not isinstance(request, dict):
         return Refusal("fixbot: the request body is not a JSON object")
     return request
+
+
+class _DuplicateKey(ValueError):
+    """A JSON object names a key twice: parsers disagree on which one counts, so the proxy
+    would check one value and the provider might use the other."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
 
 
 def body_refusal(path: str, request: dict[str, Any]) -> Refusal | None:

@@ -178,7 +178,7 @@ class UsageMeter:
         while (match := re.search(rb"\r\n\r\n|\n\n|\r\r", self._buffer)) is not None:
             block = bytes(self._buffer[: match.start()])
             del self._buffer[: match.end()]
-            if b'"message_start"' in block or b'"message_delta"' in block:
+            if b'"message_start"' in block or b'"message_delta"' in block or b'"error"' in block:
                 self._take_event(block)
 
     def _take_event(self, block: bytes) -> None:
@@ -196,6 +196,8 @@ class UsageMeter:
         elif event.get("type") == "message_delta":
             self._merge(event.get("usage"))
             self.final = isinstance(event.get("usage"), dict)
+        elif event.get("type") == "error":
+            self.final = True  # the provider ended the answer itself: billed as reported
 
     def _take_message(self, message: Any) -> None:
         """Take the model and usage of a whole message object."""
