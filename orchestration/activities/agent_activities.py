@@ -199,7 +199,7 @@ class AgentActivities:
         return AgentCommand(command.argv, {**command.env, **egress_environment()})
 
     async def _follow(self, stream: ExecStream, parser: AgentStreamParser, spend: RunSpend) -> None:
-        reporter = _ProgressReporter()
+        reporter = _ProgressReporter(spend)
         try:
             await self._relay(stream, parser, reporter, spend)
         finally:
@@ -241,7 +241,8 @@ class _ProgressReporter:
     back by the throttle is sent when the interval is over, even if no newer line comes (a
     long command must not leave the status showing the action before it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, spend: RunSpend) -> None:
+        self._spend = spend
         self._last = 0.0
         self._pending: str | None = None
         self._trailing: asyncio.Task[None] | None = None
@@ -269,4 +270,4 @@ class _ProgressReporter:
 
     async def _send(self, text: str) -> None:
         self._last = time.monotonic()
-        await signal_progress(text)
+        await signal_progress(text, self._spend.usd())

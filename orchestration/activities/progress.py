@@ -11,11 +11,11 @@ from orchestration.models import AgentProgress
 PROGRESS_SIGNAL = "report_progress"
 
 
-async def signal_progress(text: str) -> None:
+async def signal_progress(text: str, cost_usd: float | None = None) -> None:
     """Signal the running activity's workflow; best effort, a failure never fails the step."""
     info = activity.info()
     if info.workflow_id is None:
         return
     handle = activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
     with contextlib.suppress(Exception):
-        await handle.signal(PROGRESS_SIGNAL, AgentProgress(text=text))
+        await handle.signal(PROGRESS_SIGNAL, AgentProgress(text=text, cost_usd=cost_usd))

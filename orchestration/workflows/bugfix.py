@@ -465,8 +465,8 @@ class BugFixWorkflow:
         s.progress = progress.text
         if self._announcer is not None and self._announcer.enabled:
             self._announcer.progress(progress.text)
-        if progress.cost_usd is not None and s.agent is None:
-            s.cost_usd = max(s.cost_usd, progress.cost_usd)
+        if progress.cost_usd is not None:
+            s.run_cost_usd = max(s.run_cost_usd, progress.cost_usd)
 
     @workflow.update
     def decide(self, decision: Decision) -> DecisionRecord:

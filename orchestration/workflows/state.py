@@ -75,7 +75,10 @@ class TaskState(BaseModel):
     agent_message: str = ""
     clarifications: int = 0  # questions asked in the current agent round
     agent: AgentResult | None = None
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # of the agent runs that finished
+    # the run in flight (or the last one, had it failed): its spend so far, metered by the
+    # proxy and signalled with its progress
+    run_cost_usd: float = 0.0
     usage: TokenUsage = Field(default_factory=TokenUsage)
     turns: int = 0
     changes: ChangeSet | None = None
@@ -107,8 +110,14 @@ class TaskState(BaseModel):
         self.agent = result
         self.session_id = result.session_id or self.session_id
         self.cost_usd += result.cost_usd
+        self.run_cost_usd = 0.0
         self.usage = self.usage.plus(result.usage)
         self.turns += result.num_turns
+
+    @property
+    def spent_usd(self) -> float:
+        """Everything the task's model traffic cost, a failed or running agent run included."""
+        return self.cost_usd + self.run_cost_usd
 
     @property
     def summary(self) -> str:
@@ -129,7 +138,7 @@ def status_view(state: TaskState) -> TaskView:
         current_step=state.current_step,
         steps=list(state.steps),
         last_progress=state.progress,
-        cost_usd=state.cost_usd,
+        cost_usd=state.spent_usd,
         changes=state.changes,
         summary=state.agent.summary if state.agent else None,
         question=state.agent.question if state.agent else None,
@@ -151,7 +160,7 @@ def task_result(state: TaskState) -> TaskResult:
         summary=state.summary,
         pull_requests=state.pull_requests.pull_requests if state.pull_requests else [],
         files_changed={c.repository.name: [f.path for f in c.files] for c in changes},
-        cost_usd=state.cost_usd,
+        cost_usd=state.spent_usd,
         usage=state.usage,
         num_turns=state.turns,
         step_seconds=step_seconds(state.steps),

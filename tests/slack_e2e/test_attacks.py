@@ -107,7 +107,10 @@ def attacks(
         ),
         (
             "memory",
-            "python3 -c \"b = bytearray(1500 * 1024 * 1024); print('ALLOCATED', len(b))\";"
+            # the balloon offers itself to the OOM killer first (raising one's own score needs
+            # no privilege): otherwise the kernel may pick claude, the larger process then
+            "echo 1000 > /proc/self/oom_score_adj;"
+            " python3 -c \"b = bytearray(1500 * 1024 * 1024); print('ALLOCATED', len(b))\";"
             " echo MEM_EXIT=$?",
         ),
         (

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from orchestration.activities import contracts
+from orchestration.activities.progress import signal_progress
 from orchestration.models import (
     AgentOutcome,
     AgentRequest,
@@ -92,6 +93,7 @@ class Stubs:
     agent_blocks_once: bool = False
     release_agent: asyncio.Event = field(default_factory=asyncio.Event)
     agent_error: str | None = None
+    spent_before_error: float | None = None  # signalled, as the real activity does, then fail
     calls: list[str] = field(default_factory=list)
     agent_requests: list[AgentRequest] = field(default_factory=list)
     published: list[PublishRequest] = field(default_factory=list)
@@ -148,6 +150,8 @@ class Stubs:
         if self.agent_blocks_once and len(self.agent_requests) == 1:
             await self.release_agent.wait()
         if self.agent_error:
+            if self.spent_before_error is not None:
+                await signal_progress("Bash: pytest", self.spent_before_error)
             raise ApplicationError(self.agent_error, type="AgentFailed", non_retryable=True)
         result = self.agent_results.pop(0)
         return result.model_copy(update={"session_id": request.session_id})

@@ -202,6 +202,20 @@ async def test_agent_failure_fails_with_the_reason(harness: Callable[[Stubs], Ta
     assert stubs.destroyed == [task.task_id]
 
 
+async def test_a_failed_run_still_counts_what_it_spent(
+    harness: Callable[[Stubs], TaskGateway],
+) -> None:
+    """The spend an agent run signalled (the proxy's meter) stays in the task's cost when the
+    run then fails for good."""
+    stubs = Stubs(agent_error="the agent exited with code 1", spent_before_error=0.37)
+    gateway = harness(stubs)
+    task = make_task()
+    await gateway.start(task)
+    result = await gateway.result(task.task_id)
+    assert result.status is TaskStatus.FAILED
+    assert result.cost_usd == pytest.approx(0.37)
+
+
 async def test_no_change_ends_as_no_change_with_the_explanation(
     harness: Callable[[Stubs], TaskGateway],
 ) -> None:
