@@ -63,7 +63,13 @@ class TaskHeadline(BaseModel):
 def patch_excerpt(patch: str) -> tuple[str, bool]:
     """The patch's first lines, as many as fit the excerpt's bounds; and whether that is not
     the whole patch."""
-    lines = patch.splitlines()
+    # split off only the lines that can be shown: the patch may be a megabyte, and this runs
+    # in the workflow each time a card is built
+    pieces = patch.split("\n", EXCERPT_LINES)
+    rest = pieces[EXCERPT_LINES] if len(pieces) > EXCERPT_LINES else ""
+    lines = pieces[:EXCERPT_LINES]
+    if lines and lines[-1] == "" and not rest:
+        lines.pop()  # the patch's final newline
     kept: list[str] = []
     size, shortened = 0, False
     for line in lines[:EXCERPT_LINES]:
@@ -73,7 +79,7 @@ def patch_excerpt(patch: str) -> tuple[str, bool]:
             break
         kept.append(line)
         size += len(line) + 1
-    return "\n".join(kept), shortened or len(kept) < len(lines)
+    return "\n".join(kept), shortened or bool(rest) or len(kept) < len(lines)
 
 
 class RepositoryOverview(BaseModel):

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchestration.proxies.model.pricing import ONE_HOUR_WRITE_FACTOR, ModelPricing
+from orchestration.proxies.model.pricing import ONE_HOUR_WRITE_FACTOR, ModelPricing, token_count
 
 MIN_OUTPUT_TOKENS = 1024  # below this an answer is too short to be worth sending
 MIN_THINKING_TOKENS = 1024  # the API's smallest thinking budget
@@ -88,9 +88,4 @@ def with_max_tokens(request: dict[str, Any], max_tokens: int) -> dict[str, Any]:
 
 def prompt_tokens(usage: Mapping[str, Any]) -> int:
     """All prompt tokens an answer reports (plain, read from cache, written to cache)."""
-    total = 0
-    for key in _INPUT_KEYS:
-        value = usage.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            total += value
-    return total
+    return sum(token_count(usage, key) for key in _INPUT_KEYS)

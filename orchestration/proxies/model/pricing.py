@@ -112,7 +112,9 @@ def _dearness(pricing: ModelPricing) -> tuple[float, float, float, float]:
 def token_count(usage: Mapping[str, Any], key: str) -> int:
     """A non-negative token count from a usage record (0 when absent or not a number)."""
     value = usage.get(key)
-    return value if isinstance(value, int) and value > 0 else 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return max(value, 0)
 
 
 def _one_hour_writes(usage: Mapping[str, Any]) -> int:
