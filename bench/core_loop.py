@@ -30,6 +30,7 @@ from orchestration.models import RepositorySpec, TaskResult, TaskStatus
 from orchestration.runtime.backend import docker_backend, running_backend
 from orchestration.runtime.settings import ApprovalSettings, GitSettings, SandboxSettings, Settings
 from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
+from sandbox.interface import AGENT_UID
 from tests.support.images import TEST_IMAGE, ensure_test_image
 
 
@@ -48,8 +49,11 @@ def first_request_after(model: ScriptedModelServer, since: float) -> float:
     return min(t for t in times if t >= since) - since
 
 
-def bare_agent_first_request(image: str, runs: int) -> list[float]:
-    """`docker run` of claude in the image to its first model request, as fixbot's own floor."""
+def bare_agent_first_request(image: str, runs: int, repo: Path | None) -> list[float]:
+    """`docker run` of claude in the image to its first model request, as fixbot's own floor:
+    in an empty directory, or on a copy of a repository mounted as its working directory."""
+    empty_dir = ["--workdir", "/tmp"]  # noqa: S108
+    mount = ["-v", f"{repo}:/work/repo", "--workdir", "/work/repo"] if repo else empty_dir
     measured = []
     with ScriptedModelServer(scripted_fix()) as model:
         for _ in range(runs):
@@ -59,7 +63,7 @@ def bare_agent_first_request(image: str, runs: int) -> list[float]:
                     "docker", "run", "--rm", "--network", "host",
                     "-e", f"ANTHROPIC_BASE_URL={model.url}", "-e", "ANTHROPIC_API_KEY=bench",
                     "-e", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "-e", "HOME=/tmp",
-                    "--workdir", "/tmp", image,  # noqa: S108
+                    *mount, image,
                     "claude", "-p", "fix it", "--dangerously-skip-permissions", "--max-turns", "1",
                 ],
                 check=False,
@@ -67,6 +71,17 @@ def bare_agent_first_request(image: str, runs: int) -> list[float]:
             )  # fmt: skip
             measured.append(first_request_after(model, started))
     return measured
+
+
+def toy_checkout(workdir: Path) -> Path:
+    """A working copy of the demo repository, owned by the sandbox's agent user."""
+    clone = workdir / "toy-checkout"
+    subprocess.run(
+        ["git", "clone", "-q", create_demo_repository(workdir / "toy").as_uri(), str(clone)],
+        check=True,
+    )
+    subprocess.run(["chown", "-R", f"{AGENT_UID}:{AGENT_UID}", str(clone)], check=True)
+    return clone
 
 
 NO_FIX = ModelScript(
@@ -123,8 +138,9 @@ def main() -> None:
 
     image = ensure_test_image()
     baseline = bare_docker_run(image, args.runs)
-    bare_first = bare_agent_first_request(image, args.runs)
+    bare_first = bare_agent_first_request(image, args.runs, None)
     with tempfile.TemporaryDirectory(prefix="fixbot-bench-") as tmp:
+        bare_on_repo = bare_agent_first_request(image, args.runs, toy_checkout(Path(tmp)))
         bare_repo = args.repo.resolve() if args.repo else None
         results = asyncio.run(run_tasks(Path(tmp), args.runs, bare_repo, args.branch))
     print(f"runs: {args.runs} (median seconds)")
@@ -133,6 +149,7 @@ def main() -> None:
     print(f"task      start → result (wall):          {wall:.3f}")
     fixbot_first = statistics.median(f for _, _, f in results)
     print(f"baseline  docker run claude → first model request: {statistics.median(bare_first):.3f}")
+    print(f"baseline  the same on the toy repository:        {statistics.median(bare_on_repo):.3f}")
     print(f"task      start → first model request:      {fixbot_first:.3f}")
     steps = sorted({k for _, r, _ in results for k in r.step_seconds})
     for step in steps:
