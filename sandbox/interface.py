@@ -80,11 +80,17 @@ class OutputChunk(BaseModel):
     data: bytes
 
 
+# What `exec` keeps of each output stream: everything from the sandbox is hostile, and a
+# command that floods its output must not grow the worker. Callers that expect more pass more.
+DEFAULT_OUTPUT_LIMIT = 4 << 20
+
+
 class ExecResult(BaseModel):
     exit_code: int
     stdout: bytes = b""
     stderr: bytes = b""
     timed_out: bool = False
+    truncated: bool = False  # a stream wrote more than the limit: its rest was dropped
 
 
 class ExecStream(Protocol):
@@ -117,8 +123,10 @@ class Sandbox(Protocol):
         workdir: str = WORKSPACE_PATH,
         timeout_seconds: float | None = None,
         stdin: bytes | None = None,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> ExecResult:
-        """Run argv as the agent user and collect its output."""
+        """Run argv as the agent user and collect its output, at most output_limit bytes of
+        each stream (the rest is read and dropped, and the result says `truncated`)."""
 
     def exec_stream(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 
-from sandbox.interface import ExecResult, OutputChunk, SandboxError
+from sandbox.interface import ExecResult, ExecStream, OutputChunk, SandboxError
 
 
 class ReadOnceStream(abc.ABC):
@@ -33,3 +33,24 @@ class ReadOnceStream(abc.ABC):
     @abc.abstractmethod
     def _chunks(self) -> Iterator[OutputChunk]:
         """Yield the output, then set `self._result`."""
+
+
+def collect(stream: ExecStream, limit: int) -> ExecResult:
+    """Run the stream to its end; keep at most `limit` bytes of stdout and of stderr."""
+    kept = {"stdout": bytearray(), "stderr": bytearray()}
+    truncated = False
+    for chunk in stream:
+        buffer = kept[chunk.stream]
+        room = limit - len(buffer)
+        if len(chunk.data) > room:
+            truncated = True
+        if room > 0:
+            buffer += chunk.data[:room]
+    done = stream.result()
+    return done.model_copy(
+        update={
+            "stdout": bytes(kept["stdout"]),
+            "stderr": bytes(kept["stderr"]),
+            "truncated": truncated,
+        }
+    )

@@ -131,7 +131,11 @@ class AgentActivities:
             return result
         try:
             found = await asyncio.to_thread(
-                self._backend.exec, request.sandbox.sandbox_id, argv, timeout_seconds=60
+                self._backend.exec,
+                request.sandbox.sandbox_id,
+                argv,
+                timeout_seconds=60,
+                output_limit=MAX_TRANSCRIPT_BYTES,
             )
             if found.exit_code != 0 or not found.stdout:
                 raise ValueError(f"no transcript (exit {found.exit_code})")

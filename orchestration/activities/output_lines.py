@@ -17,6 +17,8 @@ from sandbox.interface import ExecStream
 
 MAX_LINE_BYTES = 8 << 20  # a stream-json line quoting a large file stays whole below this
 CUT_MARKER = b" [line cut]"
+MAX_QUEUED_CHUNKS = 64  # read from the sandbox but not yet split into lines (64 KB each)
+_CREDIT_WAIT_SECONDS = 0.5
 
 
 class BoundedLines:
@@ -65,14 +67,21 @@ async def stdout_lines(
     (the agent activity heartbeats there, so a quiet run is still seen alive)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
+    # the reader holds a credit per chunk in the queue: a command that writes faster than its
+    # lines are parsed waits in its pipe instead of growing the worker
+    credits = threading.Semaphore(MAX_QUEUED_CHUNKS)
+    stopped = threading.Event()
     failures: list[Exception] = []  # what broke the reading, raised again on the loop's side
 
     def pump() -> None:
         try:
             for chunk in stream:
-                if chunk.stream == "stdout":
-                    loop.call_soon_threadsafe(queue.put_nowait, chunk.data)
+                if chunk.stream != "stdout":
+                    continue
+                while not credits.acquire(timeout=_CREDIT_WAIT_SECONDS):
+                    if stopped.is_set():
+                        return
+                loop.call_soon_threadsafe(queue.put_nowait, chunk.data)
         except Exception as exc:  # e.g. the container vanished mid-run
             failures.append(exc)
         finally:
@@ -81,16 +90,20 @@ async def stdout_lines(
     reader = threading.Thread(target=pump, name="sandbox-output", daemon=True)
     reader.start()
     lines = BoundedLines()
-    while True:
-        try:
-            data = await asyncio.wait_for(queue.get(), timeout=idle_seconds)
-        except TimeoutError:
-            on_idle()
-            continue
-        if data is None:
-            break
-        for raw in lines.feed(data):
-            yield raw.decode(errors="replace")
+    try:
+        while True:
+            try:
+                data = await asyncio.wait_for(queue.get(), timeout=idle_seconds)
+            except TimeoutError:
+                on_idle()
+                continue
+            if data is None:
+                break
+            credits.release()
+            for raw in lines.feed(data):
+                yield raw.decode(errors="replace")
+    finally:
+        stopped.set()  # a reader still waiting for room gives up
     last = lines.rest()
     if last is not None:
         yield last.decode(errors="replace")

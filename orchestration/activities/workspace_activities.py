@@ -31,7 +31,7 @@ from orchestration.workspace.history import History, history_pack
 from orchestration.workspace.mirror import BranchNotFound, MirrorCache, resolve_branch
 from orchestration.workspace.result_tree import changed_entries
 from orchestration.workspace.tree_limits import TreeLimits, measure, refusal
-from sandbox.interface import WORKSPACE_PATH, Sandbox
+from sandbox.interface import DEFAULT_OUTPUT_LIMIT, WORKSPACE_PATH, Sandbox
 
 GitEnvironment = Callable[[str], Mapping[str, str]]
 DEFAULT_TREE_LIMITS = TreeLimits(max_unpacked_mb=1024, max_files=200_000, max_path_depth=64)
@@ -142,7 +142,11 @@ class WorkspaceActivities:
         self, sandbox_id: str, repo: RepositorySpec, prepared: PreparedRepository
     ) -> RepositoryChange | None:
         await self._check(sandbox_id, changes.stage_argv(prepared.path))
-        patch = await self._check(sandbox_id, changes.patch_argv(prepared.path, prepared.commit))
+        argv = changes.patch_argv(prepared.path, prepared.commit)
+        try:
+            patch = await self._check(sandbox_id, argv, output_limit=changes.MAX_PATCH_BYTES)
+        except OutputTooLarge:
+            raise permanent(changes.too_large(repo.name, None), "ChangeTooLarge") from None
         # the file list comes from the very patch that will be shown and pushed, computed
         # here on the worker: nothing in the sandbox can make the two disagree
         numstat = await asyncio.to_thread(patch_numstat, patch)
@@ -157,14 +161,29 @@ class WorkspaceActivities:
         entries = changed_entries(mirror, change.base_commit, change.patch.encode())
         return violations(entries, self._protected_paths)
 
-    async def _check(self, sandbox_id: str, argv: list[str]) -> bytes:
-        result = await asyncio.to_thread(self._backend.exec, sandbox_id, argv, timeout_seconds=300)
+    async def _check(
+        self, sandbox_id: str, argv: list[str], output_limit: int = DEFAULT_OUTPUT_LIMIT
+    ) -> bytes:
+        """argv's stdout; a failure or more output than output_limit raises."""
+        result = await asyncio.to_thread(
+            self._backend.exec,
+            sandbox_id,
+            argv,
+            timeout_seconds=300,
+            output_limit=output_limit,
+        )
         if result.exit_code != 0:
             stderr = result.stderr.decode(errors="replace").strip()[-1000:]
             raise RuntimeError(
                 f"`{' '.join(argv[:4])} …` failed in the sandbox ({result.exit_code}): {stderr}"
             )
+        if result.truncated:
+            raise OutputTooLarge(f"`{' '.join(argv[:4])} …` wrote more than {output_limit:,} bytes")
         return result.stdout
+
+
+class OutputTooLarge(RuntimeError):
+    """A command in the sandbox wrote more than its caller reads."""
 
 
 def _prepared(entry: RepositoryEntry) -> PreparedRepository:

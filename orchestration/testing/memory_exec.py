@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import IO, Literal
 
-from sandbox.interface import ExecResult, ExecStream, OutputChunk, SandboxError
+from sandbox.interface import ExecResult, OutputChunk, SandboxError
 from sandbox.streams import ReadOnceStream
 
 KILL_AFTER_SECONDS = 5.0
@@ -27,17 +27,6 @@ _READ_SIZE = 65536
 _JOIN_SECONDS = 5.0
 
 StreamName = Literal["stdout", "stderr"]
-
-
-def collect(stream: ExecStream) -> ExecResult:
-    """Run the stream to its end and return the result with the whole output."""
-    output: dict[StreamName, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
-    for chunk in stream:
-        output[chunk.stream].extend(chunk.data)
-    done = stream.result()
-    return done.model_copy(
-        update={"stdout": bytes(output["stdout"]), "stderr": bytes(output["stderr"])}
-    )
 
 
 def signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:

@@ -50,6 +50,7 @@ from types import TracebackType
 from sandbox.commands import checked_argv, checked_env, checked_timeout
 from sandbox.interface import (
     AGENT_USER,
+    DEFAULT_OUTPUT_LIMIT,
     SERVICES_PATH,
     WORKSPACE_PATH,
     ExecResult,
@@ -62,11 +63,11 @@ from sandbox.interface import (
     SandboxUnavailable,
 )
 from sandbox.naming import container_name, task_id_from_container_name, volume_name
+from sandbox.streams import collect
 
 from .memory_exec import (
     FailedStart,
     ProcessStream,
-    collect,
     end_process,
 )
 
@@ -165,9 +166,11 @@ class InMemorySandbox:
         workdir: str = WORKSPACE_PATH,
         timeout_seconds: float | None = None,
         stdin: bytes | None = None,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> ExecResult:
-        """Run argv and collect its output."""
-        return collect(self._start(sandbox_id, argv, env, workdir, timeout_seconds, stdin))
+        """Run argv and collect at most output_limit bytes of each stream."""
+        stream = self._start(sandbox_id, argv, env, workdir, timeout_seconds, stdin)
+        return collect(stream, output_limit)
 
     def exec_stream(
         self,

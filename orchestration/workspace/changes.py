@@ -71,6 +71,15 @@ def _count(field: str) -> int:
     return int(field) if field.isdigit() else 0
 
 
+def too_large(repository_name: str, size: int | None) -> str:
+    """Why a change of `size` bytes (None: not read beyond the limit) is not carried."""
+    measured = f"{size:,} bytes, over" if size is not None else "over"
+    return (
+        f"{repository_name}: the change is {measured} the limit of {MAX_PATCH_BYTES:,} bytes; "
+        "too large to review"
+    )
+
+
 def repository_change(
     repository: RepositorySpec, base_commit: str, numstat: bytes, patch: bytes
 ) -> RepositoryChange | None:
@@ -79,10 +88,7 @@ def repository_change(
     if not files:
         return None
     if len(patch) > MAX_PATCH_BYTES:
-        raise ChangeTooLarge(
-            f"{repository.name}: the change is {len(patch):,} bytes, more than "
-            f"{MAX_PATCH_BYTES:,}; too large to review"
-        )
+        raise ChangeTooLarge(too_large(repository.name, len(patch)))
     try:
         text = patch.decode()
     except UnicodeDecodeError as exc:

@@ -12,6 +12,7 @@ import docker
 
 from sandbox.commands import checked_argv, checked_env
 from sandbox.interface import (
+    DEFAULT_OUTPUT_LIMIT,
     LABEL_MANAGED,
     LABEL_OWNER,
     LABEL_TASK,
@@ -30,13 +31,13 @@ from sandbox.naming import (
     task_id_from_container_name,
     volume_name,
 )
+from sandbox.streams import collect
 
 from . import engine
 from .container_config import create_kwargs, workspace_driver_opts
 from .errors import explain, is_conflict, translated
 from .exec_session import (
     DockerExecStream,
-    collect,
     env_items,
     start_detached,
     start_exec,
@@ -112,11 +113,12 @@ class DockerSandbox:
         workdir: str = WORKSPACE_PATH,
         timeout_seconds: float | None = None,
         stdin: bytes | None = None,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> ExecResult:
-        """Run argv as the agent user and collect its output."""
+        """Run argv as the agent user and collect at most output_limit bytes of each stream."""
         stream = self._start(sandbox_id, argv, env, workdir, timeout_seconds, stdin)
         with translated(f"running {argv[0]!r} in sandbox {sandbox_id}", self.url):
-            return collect(stream)
+            return collect(stream, output_limit)
 
     def exec_stream(
         self,

@@ -165,16 +165,6 @@ class DockerExecStream(ReadOnceStream):
         return -1
 
 
-def collect(stream: DockerExecStream) -> ExecResult:
-    """Run the stream to its end and return the result with the whole output."""
-    stdout = bytearray()
-    stderr = bytearray()
-    for chunk in stream:
-        (stdout if chunk.stream == "stdout" else stderr).extend(chunk.data)
-    done = stream.result()
-    return done.model_copy(update={"stdout": bytes(stdout), "stderr": bytes(stderr)})
-
-
 def _raw_socket(connection: Any) -> socket.socket:
     """The socket under the SDK's connection object (unix or plain TCP transports)."""
     is_wrapped = isinstance(connection, socket.SocketIO)

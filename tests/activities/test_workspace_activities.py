@@ -175,6 +175,27 @@ async def test_no_edit_and_build_artefacts_collect_nothing(
     assert changes.repositories == []
 
 
+async def test_a_change_too_large_to_review_is_refused_without_reading_it_all(
+    activities: WorkspaceActivities,
+    backend: InMemorySandbox,
+    sandbox: SandboxInfo,
+    source: Path,
+) -> None:
+    """A 30 MB generated file makes a patch far over the limit: collect keeps at most the
+    limit of it and fails for good, naming the repository and the limit."""
+    target = target_for(sandbox, spec_of(source))
+    report = await prepare(activities, target)
+    generate = "head -c 30000000 /dev/zero | tr '\\0' 'a' | fold -w 100 > big.txt"
+    in_sandbox(backend, sandbox, generate)
+    with pytest.raises(ApplicationError) as caught:
+        await collect(activities, target, report)
+    assert caught.value.non_retryable
+    assert caught.value.type == "ChangeTooLarge"
+    assert caught.value.message == (
+        "shop: the change is over the limit of 1,000,000 bytes; too large to review"
+    )
+
+
 async def test_an_edit_under_a_protected_path_is_flagged(
     activities: WorkspaceActivities,
     backend: InMemorySandbox,

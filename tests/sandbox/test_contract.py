@@ -207,6 +207,18 @@ def test_exit_code_and_separate_streams(subject: Subject, shared: SandboxInfo) -
     )
 
 
+def test_output_beyond_the_limit_is_dropped_and_said(subject: Subject, shared: SandboxInfo) -> None:
+    """A command that floods both streams keeps `output_limit` bytes of each; the command
+    still runs to its end (the rest is read and dropped) and the result says so."""
+    flood = "head -c 3000000 /dev/zero; head -c 2000000 /dev/zero >&2; echo done >&2; exit 3"
+    result = subject.backend.exec(shared.sandbox_id, ["sh", "-c", flood], output_limit=1000)
+    assert (result.exit_code, result.truncated) == (3, True)
+    assert result.stdout == b"\0" * 1000
+    assert result.stderr == b"\0" * 1000
+    small = subject.backend.exec(shared.sandbox_id, ["printf", "12345"], output_limit=5)
+    assert (small.stdout, small.truncated) == (b"12345", False)
+
+
 def test_argv_arrives_verbatim(subject: Subject, shared: SandboxInfo) -> None:
     """Each argv item reaches the command as it is: no shell sees it."""
     hostile = ["$(whoami); rm -rf /", "`id`", "a b\tc", "'\"", "*", "$HOME", "--x=;|&"]

@@ -78,6 +78,7 @@ class FakeBackend:
         workdir: str = "/workspace",
         timeout_seconds: float | None = None,
         stdin: bytes | None = None,
+        output_limit: int = 0,
     ) -> ExecResult:
         """Not used by the reaper."""
         raise NotImplementedError

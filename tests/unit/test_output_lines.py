@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from orchestration.activities.output_lines import CUT_MARKER, BoundedLines, stdout_lines
+from orchestration.activities.output_lines import (
+    CUT_MARKER,
+    MAX_QUEUED_CHUNKS,
+    BoundedLines,
+    stdout_lines,
+)
 from sandbox.interface import ExecResult, OutputChunk, SandboxError
 
 
@@ -60,3 +68,49 @@ async def test_a_stream_that_breaks_raises_in_the_reader_not_in_a_thread() -> No
         async for line in stdout_lines(Broken(), idle_seconds=5, on_idle=lambda: None):
             seen.append(line)
     assert seen == ["first"]
+
+
+class _Flood:
+    """A command writing 1,000 chunks as fast as it can; counts what was read from it."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    def __iter__(self) -> Iterator[OutputChunk]:
+        for _ in range(1000):
+            self.read += 1
+            yield OutputChunk(stream="stdout", data=b"line\n")
+
+    def result(self) -> ExecResult:
+        return ExecResult(exit_code=0)
+
+
+async def test_a_flood_waits_for_the_parser_instead_of_queueing_in_the_worker() -> None:
+    """Output read but not yet parsed stays within MAX_QUEUED_CHUNKS, however slow the
+    consumer is: the reader waits (the command then waits in its pipe)."""
+    flood = _Flood()
+    ahead: list[int] = []
+    parsed = 0
+    async for _ in stdout_lines(flood, idle_seconds=5, on_idle=lambda: None):
+        parsed += 1
+        ahead.append(flood.read - parsed)
+        if parsed % 100 == 0:
+            await asyncio.sleep(0.01)  # a slow parser: the reader runs ahead while it can
+    assert parsed == 1000
+    assert max(ahead) <= MAX_QUEUED_CHUNKS + 1
+    assert max(ahead) >= MAX_QUEUED_CHUNKS // 2  # it did run ahead: the bound was reached
+
+
+async def test_a_consumer_that_stops_early_releases_the_reader() -> None:
+    """Closing the lines early (a cancelled run) ends the reading thread, not leaves it
+    waiting for room forever."""
+    flood = _Flood()
+    lines = stdout_lines(flood, idle_seconds=5, on_idle=lambda: None)
+    async for _ in lines:
+        break
+    await lines.aclose()
+    deadline = time.monotonic() + 5
+    while any(t.name == "sandbox-output" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the reader thread is still waiting"
+        await asyncio.sleep(0.05)
+    assert flood.read < 1000
