@@ -83,6 +83,14 @@ class OutputChunk(BaseModel):
 # What `exec` keeps of each output stream: everything from the sandbox is hostile, and a
 # command that floods its output must not grow the worker. Callers that expect more pass more.
 DEFAULT_OUTPUT_LIMIT = 4 << 20
+DEFAULT_ARCHIVE_LIMIT = 64 << 20
+
+
+def archive_too_large(path: str, limit: int) -> SandboxError:
+    """The refusal of a copy out of the sandbox that is larger than its caller reads."""
+    return SandboxError(
+        f"copying {path} out of the sandbox stopped at the limit of {limit:,} bytes"
+    )
 
 
 class ExecResult(BaseModel):
@@ -147,8 +155,10 @@ class Sandbox(Protocol):
     def put_archive(self, sandbox_id: str, path: str, tar: bytes | Iterable[bytes]) -> None:
         """Extract a tar stream at path inside the sandbox (ownership as in the tar)."""
 
-    def get_archive(self, sandbox_id: str, path: str) -> bytes:
-        """A tar of path inside the sandbox."""
+    def get_archive(
+        self, sandbox_id: str, path: str, *, limit: int = DEFAULT_ARCHIVE_LIMIT
+    ) -> bytes:
+        """A tar of path inside the sandbox; a tar over limit bytes raises SandboxError."""
 
     def destroy(self, sandbox_id: str) -> None:
         """Remove the container and its workspace volume; missing ones are fine."""

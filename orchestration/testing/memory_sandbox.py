@@ -50,6 +50,7 @@ from types import TracebackType
 from sandbox.commands import checked_argv, checked_env, checked_timeout
 from sandbox.interface import (
     AGENT_USER,
+    DEFAULT_ARCHIVE_LIMIT,
     DEFAULT_OUTPUT_LIMIT,
     SERVICES_PATH,
     WORKSPACE_PATH,
@@ -61,6 +62,7 @@ from sandbox.interface import (
     SandboxInfo,
     SandboxSpec,
     SandboxUnavailable,
+    archive_too_large,
 )
 from sandbox.naming import container_name, task_id_from_container_name, volume_name
 from sandbox.streams import collect
@@ -222,13 +224,17 @@ class InMemorySandbox:
                     f"copying into {path} in sandbox {sandbox_id} failed: {exc}"
                 ) from exc
 
-    def get_archive(self, sandbox_id: str, path: str) -> bytes:
+    def get_archive(
+        self, sandbox_id: str, path: str, *, limit: int = DEFAULT_ARCHIVE_LIMIT
+    ) -> bytes:
         """A tar of path, named by its last component as Docker names it."""
         with self._lock:
             source = self._existing_path(self._box(sandbox_id), path)
             buffer = io.BytesIO()
             with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
                 archive.add(source, arcname=posixpath.basename(posixpath.normpath(path)) or ".")
+            if buffer.tell() > limit:
+                raise archive_too_large(path, limit)
             return buffer.getvalue()
 
     def destroy(self, sandbox_id: str) -> None:

@@ -12,6 +12,7 @@ import docker
 
 from sandbox.commands import checked_argv, checked_env
 from sandbox.interface import (
+    DEFAULT_ARCHIVE_LIMIT,
     DEFAULT_OUTPUT_LIMIT,
     LABEL_MANAGED,
     LABEL_OWNER,
@@ -23,6 +24,7 @@ from sandbox.interface import (
     SandboxError,
     SandboxInfo,
     SandboxSpec,
+    archive_too_large,
 )
 from sandbox.naming import (
     container_name,
@@ -153,12 +155,20 @@ class DockerSandbox:
             if not self.client.api.put_archive(container_id, path, tar):
                 raise SandboxError(f"copying into {path} in sandbox {sandbox_id} was refused")
 
-    def get_archive(self, sandbox_id: str, path: str) -> bytes:
-        """A tar of path inside the sandbox."""
+    def get_archive(
+        self, sandbox_id: str, path: str, *, limit: int = DEFAULT_ARCHIVE_LIMIT
+    ) -> bytes:
+        """A tar of path inside the sandbox, read no further than limit bytes."""
         container_id = self._managed_id(sandbox_id)
         with translated(f"copying {path} out of sandbox {sandbox_id}", self.url):
             chunks, _stat = self.client.api.get_archive(container_id, path)
-            return b"".join(chunks)
+            tar = bytearray()
+            for chunk in chunks:
+                tar += chunk
+                if len(tar) > limit:
+                    chunks.close()
+                    raise archive_too_large(path, limit)
+            return bytes(tar)
 
     def destroy(self, sandbox_id: str) -> None:
         """Remove the container and its workspace volume; missing ones are fine."""

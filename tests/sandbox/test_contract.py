@@ -414,6 +414,20 @@ def test_get_archive_of_one_file(subject: Subject, shared: SandboxInfo) -> None:
     assert member_bytes(tar, "single.txt") == b"one\n"
 
 
+def test_a_copy_out_larger_than_its_limit_is_refused(subject: Subject, shared: SandboxInfo) -> None:
+    """get_archive stops reading at its limit and says so, instead of holding it all."""
+    made = subject.backend.exec(
+        shared.sandbox_id,
+        ["sh", "-c", "head -c 3000000 /dev/urandom > large.bin"],
+        workdir="/workspace",
+    )
+    assert made.exit_code == 0, made.stderr
+    with pytest.raises(SandboxError, match="stopped at the limit of 1,000,000 bytes"):
+        subject.backend.get_archive(shared.sandbox_id, "/workspace/large.bin", limit=1_000_000)
+    whole = subject.backend.get_archive(shared.sandbox_id, "/workspace/large.bin")
+    assert len(whole) > 3_000_000
+
+
 def test_archive_paths_that_do_not_exist(subject: Subject, shared: SandboxInfo) -> None:
     """Reading a missing path or extracting into a missing folder fails, naming the path."""
     with pytest.raises(SandboxError, match="no-such-file"):

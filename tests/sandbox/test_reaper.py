@@ -99,7 +99,7 @@ class FakeBackend:
         """Not used by the reaper."""
         raise NotImplementedError
 
-    def get_archive(self, sandbox_id: str, path: str) -> bytes:
+    def get_archive(self, sandbox_id: str, path: str, *, limit: int = 0) -> bytes:
         """Not used by the reaper."""
         raise NotImplementedError
 
