@@ -49,6 +49,13 @@ if __name__ == "__main__":
 
 README = "# shop\n\nCheckout pricing. Run the tests with `python3 -m unittest`.\n"
 
+# fixbot runs the tests itself, before the agent and on its fix (no setup: stdlib only)
+ENVIRONMENT = """\
+[verify]
+run = ["python3 -m unittest"]
+timeout = "2m"
+"""
+
 BUG_TITLE = "Discounts make prices higher instead of lower"
 BUG_DESCRIPTION = (
     "A customer with a 25% coupon was charged $12.50 for a $10.00 item. "
@@ -68,6 +75,8 @@ def create_demo_repository(parent: Path) -> Path:
     (repo / "test_pricing.py").write_text(TESTS)
     (repo / "README.md").write_text(README)
     (repo / ".gitignore").write_text("__pycache__/\n")
+    (repo / ".fixbot").mkdir()
+    (repo / ".fixbot" / "environment.toml").write_text(ENVIRONMENT)
     _git(repo, "init", "--quiet", "--initial-branch=main")
     _git(repo, "add", "--all")
     _git(

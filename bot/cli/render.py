@@ -8,6 +8,7 @@ from rich.text import Text
 from bot.cli.terminal import console, err_console, inert, line
 from orchestration.client.task_index import TaskRow
 from orchestration.models import TaskResult, TaskStatus, TaskView
+from orchestration.models.environment import Verification, verification_lines
 from orchestration.models.index import Outcome
 
 __all__ = ["console", "err_console", "print_result", "print_task_rows", "print_view"]
@@ -100,6 +101,8 @@ def print_view(view: TaskView) -> None:
     if view.question:
         line("  question: ", view.question)
     print_changes(view)
+    if view.changes and view.changes.repositories:
+        print_verification(view.verifications, len(view.changes.repositories) > 1)
     for pr in view.pull_requests:
         line("  pull request: ", pr.url)
     for refused in view.refused:
@@ -120,6 +123,17 @@ def print_changes(view: TaskView) -> None:
             line("    ", f"{f.path} +{f.additions} -{f.deletions}")
 
 
+def print_verification(verifications: list[Verification], multi: bool) -> None:
+    """fixbot's own test runs on the fix, and the output's end when the fix made it fail."""
+    for text in verification_lines(verifications, multi):
+        failed = text.startswith("tests failed") or ": tests failed" in text
+        line("  ", text, style="red" if failed else "")
+    for item in verifications:
+        if item.regressed and item.after is not None:
+            for tail_line in item.after.output_tail.splitlines()[-10:]:
+                line("    | ", tail_line)
+
+
 def print_result(result: TaskResult) -> None:
     console.print(f"\nresult: {status_text(result.status)}")
     if result.summary:
@@ -128,6 +142,8 @@ def print_result(result: TaskResult) -> None:
         line("  pull request: ", pr.url + (f" (patch: {pr.patch_file})" if pr.patch_file else ""))
     for repo, files in result.files_changed.items():
         line("  ", f"{repo}: {', '.join(files)}")
+    if result.files_changed or result.verifications:
+        print_verification(result.verifications, len(result.files_changed) > 1)
     console.print(
         f"  cost ${result.cost_usd:.4f}, {result.usage.total} tokens, {result.num_turns} turns"
     )

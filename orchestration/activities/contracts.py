@@ -28,6 +28,7 @@ from orchestration.models import (
     TaskInput,
     WorkspaceReport,
 )
+from orchestration.models.environment import VerifyReport, VerifyRequest
 from orchestration.models.events import DeliveryReceipt, EventDelivery
 
 ArgumentT = TypeVar("ArgumentT")
@@ -55,6 +56,7 @@ COLLECT_CHANGES = ActivityContract("collect_changes", CollectRequest, ChangeSet)
 OPEN_PULL_REQUESTS = ActivityContract("open_pull_requests", PublishRequest, PublishResult)
 DESTROY_SANDBOX = ActivityContract("destroy_sandbox", DestroyRequest, Nothing)
 NOTIFY = ActivityContract("notify", EventDelivery, DeliveryReceipt)
+VERIFY_CHANGE = ActivityContract("verify_change", VerifyRequest, VerifyReport)
 
 
 def start(

@@ -11,6 +11,7 @@ import contextlib
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from temporalio import activity
 
@@ -81,7 +82,7 @@ class PublishActivities:
     async def publish(self, request: PublishRequest) -> PublishResult:
         """Push each changed repository's branch and open (or reuse) its pull request."""
         _refuse_unapproved(request, self._allow_protected)
-        request = request.model_copy(update={"task": cleaned_task(request.task)})
+        request = self._redacted(request.model_copy(update={"task": cleaned_task(request.task)}))
         info = activity.info()
         run_url = request.run_url or self._run_url(
             info.workflow_id or "", info.workflow_run_id or ""
@@ -133,7 +134,7 @@ class PublishActivities:
             head_branch=branch,
             base_branch=change.repository.branch,
             title=pull_request_title(task),
-            body=self._redact(_body(request, change, [])),
+            body=self._redact(_body(request, change, [], route)),
             draft=task.draft,
         )
         with _permanent_unless_retryable():
@@ -147,7 +148,16 @@ class PublishActivities:
         refs = [ref for _, ref, _ in opened]
         for route, ref, change in opened:
             others = [r for r in refs if r.url != ref.url]
-            route.forge.update_body(ref, self._redact(_body(request, change, others)))
+            route.forge.update_body(ref, self._redact(_body(request, change, others, route)))
+
+    def _redacted(self, request: PublishRequest) -> PublishRequest:
+        """Tokens are removed from the raw texts before they are escaped into markdown,
+        where an escaped character could hide a token from the redactor."""
+        task = request.task
+        texts = {"title": self._redact(task.title), "description": self._redact(task.description)}
+        return request.model_copy(
+            update={"summary": self._redact(request.summary), "task": task.model_copy(update=texts)}
+        )
 
 
 @contextlib.contextmanager
@@ -183,10 +193,28 @@ def branch_name(task: TaskInput) -> str:
     return f"{BRANCH_PREFIX}{task.task_id}"
 
 
-def _body(request: PublishRequest, change: RepositoryChange, related: list[PullRequestRef]) -> str:
+def _body(
+    request: PublishRequest,
+    change: RepositoryChange,
+    related: list[PullRequestRef],
+    route: ForgeRoute,
+) -> str:
     return pull_request_body(
-        request.task, change, request.summary, request.cost_usd, request.run_url, related
+        request.task,
+        change,
+        request.summary,
+        request.cost_usd,
+        request.run_url,
+        related,
+        forge_host=_forge_host(route),
+        verification=request.verification,
     )
+
+
+def _forge_host(route: ForgeRoute) -> str:
+    """The forge's web host, from the push URL the router checked against it; none if local."""
+    parts = urlsplit(route.push_url)
+    return parts.netloc if parts.scheme in {"http", "https"} else ""
 
 
 def _commit_message(task: TaskInput, summary: str) -> str:

@@ -14,6 +14,8 @@ from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeating, heartbeats
 from orchestration.agents.prompt import GUIDE_FILE, workspace_guide
+from orchestration.environment.spec_file import EnvironmentSpecError
+from orchestration.environment.spec_source import environment_for
 from orchestration.models import (
     ChangeSet,
     CollectRequest,
@@ -21,8 +23,10 @@ from orchestration.models import (
     RepositoryChange,
     RepositorySpec,
     SandboxTarget,
+    TaskInput,
     WorkspaceReport,
 )
+from orchestration.models.environment import EnvironmentSpec
 from orchestration.policy.protected_paths import violations
 from orchestration.workspace import changes
 from orchestration.workspace.archive import RepositoryEntry, checkout_argv, workspace_tar
@@ -58,8 +62,11 @@ class WorkspaceActivities:
         allow_protected: bool,
         guide_files: Sequence[str] = (),
         tree_limits: TreeLimits = DEFAULT_TREE_LIMITS,
+        environments: Mapping[str, EnvironmentSpec] | None = None,
     ) -> None:
         self._tree_limits = tree_limits
+        # operators' specs by repository URL, for repositories they cannot add a file to
+        self._environments = dict(environments or {})
         # the task's guide goes into AGENTS.md and whatever else the agent CLI reads
         self._guide_files = tuple(dict.fromkeys((GUIDE_FILE, *guide_files)))
         self._backend = backend
@@ -83,45 +90,73 @@ class WorkspaceActivities:
     async def _prepare(
         self, target: SandboxTarget, board: _Board, cancel: threading.Event
     ) -> WorkspaceReport:
+        prepared = await self.fill(target.sandbox.sandbox_id, target.task, board.say, cancel)
+        return WorkspaceReport(repositories=prepared)
+
+    async def fill(
+        self,
+        sandbox_id: str,
+        task: TaskInput,
+        say: Callable[[str], None],
+        cancel: threading.Event,
+        pinned: Mapping[str, str] | None = None,
+    ) -> list[PreparedRepository]:
+        """Write each repository of the task into the sandbox's workspace, at its branch's
+        newest commit or at the commit `pinned` names for it, with its environment spec."""
         self._mirrors.root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="fixbot-history-", dir=self._mirrors.root) as tmp:
             entries: list[RepositoryEntry] = []
-            for repo in target.task.repositories:
-                board.say(f"fetching {repo.name}")
+            prepared: list[PreparedRepository] = []
+            for repo in task.repositories:
+                say(f"fetching {repo.name}")
                 scratch = Path(tmp) / str(len(entries))
-                history = await asyncio.to_thread(self._history, repo, scratch, board, cancel)
+                commit = (pinned or {}).get(repo.name)
+                history = await asyncio.to_thread(self._history, repo, commit, scratch, say, cancel)
                 entries.append(RepositoryEntry(name=repo.name, history=history))
-            guide = workspace_guide(target.task)
+                environment = await asyncio.to_thread(self._environment, repo, history.commit)
+                prepared.append(_prepared(entries[-1], environment))
+            guide = workspace_guide(task)
             stream = workspace_tar(entries, dict.fromkeys(self._guide_files, guide))
-            sandbox_id = target.sandbox.sandbox_id
-            board.say("copying into the sandbox")
+            say("copying into the sandbox")
             await asyncio.to_thread(self._backend.put_archive, sandbox_id, WORKSPACE_PATH, stream)
-        prepared = [_prepared(entry) for entry in entries]
         for repo_state in prepared:
-            board.say(f"checking out {repo_state.name}")
+            say(f"checking out {repo_state.name}")
             await self._check(sandbox_id, checkout_argv(repo_state.path))
-        return WorkspaceReport(repositories=prepared)
+        return prepared
 
     def _history(
-        self, repo: RepositorySpec, scratch: Path, board: _Board, cancel: threading.Event
+        self,
+        repo: RepositorySpec,
+        pinned: str | None,
+        scratch: Path,
+        say: Callable[[str], None],
+        cancel: threading.Event,
     ) -> History:
         try:
             mirror = self._mirrors.update(
                 repo.url,
                 env=self._git_env(repo.url),
                 branch=repo.branch,
-                on_line=lambda line: board.say(f"fetching {repo.name}: {line}"),
+                on_line=lambda line: say(f"fetching {repo.name}: {line}"),
                 cancel=cancel,
             )
-            commit = resolve_branch(mirror, repo.url, repo.branch)
+            commit = pinned or resolve_branch(mirror, repo.url, repo.branch)
         except BranchNotFound as exc:
             raise permanent(str(exc), "BranchMissing") from None
-        board.say(f"measuring {repo.name}")
+        say(f"measuring {repo.name}")
         too_big = refusal(repo.name, measure(mirror, commit, self._tree_limits), self._tree_limits)
         if too_big is not None:
             raise permanent(too_big, "RepositoryTooLarge")
         scratch.mkdir()
         return history_pack(mirror, repo.branch, commit, self._mirrors.depth, scratch)
+
+    def _environment(self, repo: RepositorySpec, commit: str) -> EnvironmentSpec | None:
+        """The repository's environment spec; a broken one fails the task, saying why."""
+        mirror = self._mirrors.path_for(repo.url)
+        try:
+            return environment_for(mirror, commit, repo.url, self._environments)
+        except EnvironmentSpecError as exc:
+            raise permanent(f"{repo.name}: {exc}", "EnvironmentSpecInvalid") from None
 
     @activity.defn(name=contracts.COLLECT_CHANGES.name)
     @heartbeats
@@ -186,12 +221,13 @@ class OutputTooLarge(RuntimeError):
     """A command in the sandbox wrote more than its caller reads."""
 
 
-def _prepared(entry: RepositoryEntry) -> PreparedRepository:
+def _prepared(entry: RepositoryEntry, environment: EnvironmentSpec | None) -> PreparedRepository:
     return PreparedRepository(
         name=entry.name,
         branch=entry.history.branch,
         commit=entry.history.commit,
         path=f"{WORKSPACE_PATH}/{entry.name}",
+        environment=environment,
     )
 
 

@@ -110,6 +110,15 @@ def agent_prompt(task: TaskInput, mode: AgentMode, message: str) -> str:
     if mode is AgentMode.ANSWER:
         answer = _resume_message(message, "answer", "the reporter's answer to your question")
         return f"The reporter answered your question:\n{answer}Continue."
+    if mode is AgentMode.REPAIR:
+        output = _resume_message(
+            message, "verify-output", "the output of the repository's checks, run by fixbot"
+        )
+        return (
+            "fixbot ran the repository's verify command on your fix in a fresh sandbox, and it "
+            f"fails worse than on the tree before your change:\n{output}"
+            "Repair the fix (not the checks), run them yourself, then report the outcome."
+        )
     if mode is AgentMode.FEEDBACK:
         feedback = _resume_message(
             message, "feedback", "a reviewer's description of what to change in your fix"

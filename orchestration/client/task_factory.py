@@ -49,6 +49,7 @@ def make_task(
         budget_usd=budget_usd if budget_usd is not None else settings.agent.budget_usd,
         model=model or settings.agent.model,
         agent_timeout_seconds=settings.agent.timeout_seconds,
+        max_repairs=settings.environment.max_repairs,
         policy=ApprovalPolicy(
             approvers=settings.approval.approvers,
             allow_self_approval=settings.approval.allow_self_approval,

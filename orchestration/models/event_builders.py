@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from orchestration.models import NoticeKind, Step, TaskInput, TaskStatus, TaskView
+from orchestration.models.environment import verification_lines
 from orchestration.models.events import (
     DESCRIPTION_CHARS,
     PROGRESS_CHARS,
@@ -91,10 +92,26 @@ def card_ready(view: TaskView, text: str, common: dict[str, object]) -> CardRead
             "summary": bounded(view.summary or text, TEXT_CHARS),
             "revision": max(view.revision, 1),
             "changes": ChangeOverview.of(view.changes) if view.changes else ChangeOverview(),
+            **_verification(view),
             "tokens": _tokens(view),
             "elapsed_seconds": elapsed_seconds(view),
         }
     )
+
+
+VERIFY_TAIL_CHARS = 1500  # a Slack code block's worth of a failing run's last lines
+
+
+def _verification(view: TaskView) -> dict[str, object]:
+    """The card's verification lines, and the end of the output of a fix that failed."""
+    repositories = len(view.changes.repositories) if view.changes else 0
+    failing = [v for v in view.verifications if v.regressed and v.after is not None]
+    tail = "\n".join(v.after.output_tail for v in failing if v.after is not None)
+    return {
+        "verification": verification_lines(view.verifications, repositories > 1),
+        "verification_failed": bool(failing),
+        "verification_tail": bounded(tail[-VERIFY_TAIL_CHARS:], VERIFY_TAIL_CHARS),
+    }
 
 
 def decided(view: TaskView, common: dict[str, object]) -> Decided:

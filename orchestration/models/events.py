@@ -170,6 +170,9 @@ class CardReady(_Event):
     summary: str = ""
     revision: int = 1
     changes: ChangeOverview = Field(default_factory=ChangeOverview)
+    verification: list[str] = Field(default_factory=list)  # fixbot's own test runs, a line each
+    verification_failed: bool = False  # the fix made the repository's checks fail
+    verification_tail: str = ""  # the end of the failing output
     tokens: int | None = None
     elapsed_seconds: float | None = None
 

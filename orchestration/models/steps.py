@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from orchestration.models.environment import EnvironmentSpec
 from orchestration.models.task import RepositorySpec, TaskInput
 
 
@@ -36,6 +37,7 @@ class PreparedRepository(BaseModel):
     branch: str
     commit: str
     path: str
+    environment: EnvironmentSpec | None = None  # the repository's spec, or the operator's
 
 
 class WorkspaceReport(BaseModel):
@@ -62,6 +64,7 @@ class AgentMode(StrEnum):
     START = "start"
     ANSWER = "answer"  # resume with a person's answer to the agent's question
     FEEDBACK = "feedback"  # resume with a reviewer's requested changes
+    REPAIR = "repair"  # resume with the output of a verification the fix failed
     CONTINUE = "continue"  # resume after the run was cut off (its worker died)
 
 
@@ -172,6 +175,7 @@ class PublishRequest(BaseModel):
     cost_usd: float
     run_url: str | None = None
     approved_digest: str | None = None  # the push refuses any other change
+    verification: list[str] = Field(default_factory=list)  # fixbot's own test runs, a line each
 
 
 class PullRequestRef(BaseModel):

@@ -49,6 +49,7 @@ class Step(StrEnum):
     WORKSPACE = "workspace"
     AGENT = "agent"
     CHANGES = "changes"
+    VERIFY = "verify"
     APPROVAL = "approval"
     PULL_REQUESTS = "pull_requests"
     CLEANUP = "cleanup"
@@ -86,6 +87,8 @@ class TaskInput(BaseModel):
     budget_usd: float = 5.0
     model: str | None = None
     agent_timeout_seconds: int = 30 * 60
+    # rounds the agent gets to repair a fix that fails the repository's verify command
+    max_repairs: int = 2
     # how soon a crashed worker is noticed and its step retried elsewhere
     heartbeat_timeout_seconds: int = 30
     # a long wait continues as a new workflow run once the history has this many events

@@ -13,6 +13,7 @@ from orchestration.models.decisions import (
     DecisionRecord,
     RefusedAction,
 )
+from orchestration.models.environment import Verification
 from orchestration.models.steps import ChangeSet, PullRequestRef, TokenUsage
 from orchestration.models.task import Step, TaskStatus
 
@@ -49,6 +50,7 @@ class TaskView(BaseModel):
     result: TaskResult | None = None  # once the task has ended
     revision: int = 0  # which approval card this is (1 for the first, 2 after changes...)
     change_request: ChangeRequest | None = None
+    verifications: list[Verification] = Field(default_factory=list)  # fixbot's own test runs
 
 
 class TaskResult(BaseModel):
@@ -66,6 +68,7 @@ class TaskResult(BaseModel):
     decision: DecisionRecord | None = None
     error: str | None = None
     audit: AuditTrail | None = None
+    verifications: list[Verification] = Field(default_factory=list)
 
 
 class NoticeKind(StrEnum):

@@ -114,6 +114,14 @@ class WorkerSettings(BaseModel):
     blocking_threads: int = Field(default=64, ge=4)
 
 
+class EnvironmentSettings(BaseModel):
+    # operators' environment specs, for repositories they cannot add .fixbot/environment.toml
+    # to: a TOML file of [repositories."<url>".setup] and [repositories."<url>".verify] tables
+    specs_file: Path | None = None
+    # rounds the agent gets to repair a fix that fails the repository's verify command
+    max_repairs: int = Field(default=2, ge=0, le=10)
+
+
 class Settings(BaseSettings):
     """All settings; nested sections use FIXBOT_<SECTION>__<NAME> (e.g. FIXBOT_SANDBOX__IMAGE)."""
 
@@ -173,6 +181,7 @@ class Settings(BaseSettings):
     git: GitSettings = Field(default_factory=GitSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    environment: EnvironmentSettings = Field(default_factory=EnvironmentSettings)
 
     @field_validator("log_format")
     @classmethod

@@ -16,6 +16,7 @@ from orchestration.activities.publish_activities import PublishActivities
 from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
 from orchestration.activities.transcripts import TranscriptStore
 from orchestration.activities.validation_activities import ValidationActivities
+from orchestration.activities.verify_activities import VerifyActivities
 from orchestration.activities.workspace_activities import WorkspaceActivities
 from orchestration.agents.claude.runner import ClaudeCodeRunner
 from orchestration.agents.port import AgentRunner
@@ -24,15 +25,17 @@ from orchestration.channels.log_channel import LogChannel
 from orchestration.channels.port import TaskChannel
 from orchestration.client.links import run_url_for
 from orchestration.client.task_factory import repository_rules
+from orchestration.environment.operator_specs import operator_specs
+from orchestration.environment.spec_file import EnvironmentSpecError
 from orchestration.runtime.forges import forge_router, git_env_for
 from orchestration.runtime.isolation import choose_runtime
 from orchestration.runtime.logs import Redactor
 from orchestration.runtime.services import SandboxServices
-from orchestration.runtime.settings import Settings
+from orchestration.runtime.settings import Settings, SettingsError
 from orchestration.workflows.bugfix import BugFixWorkflow
 from orchestration.workspace.mirror import MirrorCache
 from orchestration.workspace.tree_limits import TreeLimits
-from sandbox.interface import Sandbox, SandboxLimits
+from sandbox.interface import Sandbox, SandboxLimits, SandboxSpec
 
 
 def build_worker(
@@ -53,7 +56,7 @@ def build_worker(
             repository_rules(settings), allow_skipping_approval=settings.approval.allow_skip
         ).validate,
         *_sandbox_activities(backend, services, settings, runner),
-        *_workspace_activities(backend, mirrors, settings, runner),
+        *_workspace_and_verify_activities(backend, mirrors, settings, runner),
         AgentActivities(
             backend,
             services.model,
@@ -91,17 +94,22 @@ def _egress_policy(settings: Settings) -> EgressPolicy:
     return EgressPolicy(s.egress_allowlist, s.egress_for_all_tasks)
 
 
-def _sandbox_activities(
-    backend: Sandbox, services: SandboxServices, settings: Settings, runner: AgentRunner
-) -> list[Callable[..., Any]]:
+def _sandbox_limits(settings: Settings) -> SandboxLimits:
     s = settings.sandbox
-    limits = SandboxLimits(
+    return SandboxLimits(
         memory_mb=s.memory_mb,
         cpus=s.cpus,
         pids=s.pids,
         tmp_size_mb=s.tmp_size_mb,
         workspace_size_mb=s.workspace_size_mb,
     )
+
+
+def _sandbox_activities(
+    backend: Sandbox, services: SandboxServices, settings: Settings, runner: AgentRunner
+) -> list[Callable[..., Any]]:
+    s = settings.sandbox
+    limits = _sandbox_limits(settings)
     acts = SandboxActivities(
         backend,
         services.model,
@@ -118,9 +126,13 @@ def _sandbox_activities(
     return [acts.provision, acts.destroy]
 
 
-def _workspace_activities(
+def _workspace_and_verify_activities(
     backend: Sandbox, mirrors: MirrorCache, settings: Settings, runner: AgentRunner
 ) -> list[Callable[..., Any]]:
+    try:
+        environments = operator_specs(settings.environment.specs_file)
+    except EnvironmentSpecError as exc:
+        raise SettingsError(f"FIXBOT_ENVIRONMENT__SPECS_FILE: {exc}") from None
     acts = WorkspaceActivities(
         backend,
         mirrors,
@@ -133,5 +145,23 @@ def _workspace_activities(
             max_files=settings.sandbox.max_files,
             max_path_depth=settings.sandbox.max_path_depth,
         ),
+        environments=environments,
     )
-    return [acts.prepare, acts.collect]
+    runtime = choose_runtime(settings.sandbox.runtime, backend.runtimes())
+
+    def verify_sandbox(task_id: str, workflow_id: str) -> SandboxSpec:
+        """Hardened like the agent's, with no network and no route to the model."""
+        return SandboxSpec(
+            task_id=task_id,
+            workflow_id=workflow_id,
+            image=settings.sandbox.image,
+            owner=settings.sandbox_owner,
+            network="none",
+            limits=_sandbox_limits(settings),
+            runtime=runtime,
+        )
+
+    verify = VerifyActivities(
+        backend, acts, verify_sandbox, redact=Redactor(settings.secret_values()).text
+    )
+    return [acts.prepare, acts.collect, verify.verify]

@@ -50,6 +50,16 @@ with workflow.unsafe.imports_passed_through():
         TaskStatus,
         TaskView,
     )
+    from orchestration.models.environment import (
+        Verification,
+        VerifyPhase,
+        VerifyReport,
+        VerifyRequest,
+        VerifyRun,
+        VerifyTarget,
+        counts_text,
+        verification_lines,
+    )
     from orchestration.models.events import TaskEvent
     from orchestration.workflows import refusals
     from orchestration.workflows.announcer import Announcer
@@ -60,6 +70,9 @@ with workflow.unsafe.imports_passed_through():
 
 TASK_INDEX_PATCH = "task-index"
 CONTINUE_AS_NEW_PATCH = "continue-as-new"
+VERIFICATION_PATCH = "verification-gate"
+# beyond the verify commands' own timeout: a fresh sandbox, its workspace, the patch
+VERIFY_OVERHEAD = timedelta(minutes=10)
 ArgumentT = TypeVar("ArgumentT")
 ResultT = TypeVar("ResultT")
 
@@ -115,6 +128,9 @@ class BugFixWorkflow:
         self._index: TaskIndex | None = None
         self._may_carry_on = False
         self._result: TaskResult | None = None
+        # the untouched tree's verification, running beside the agent (not carried over to a
+        # run that continued as new: that run runs it again when it needs it)
+        self._baseline: asyncio.Task[list[VerifyRun]] | None = None
 
     @workflow.run
     async def run(self, start: TaskInput | TaskState) -> TaskResult:
@@ -203,6 +219,8 @@ class BugFixWorkflow:
             WORKSPACE_TIMEOUT,
         )
         s.session_id = str(workflow.uuid4())
+        if _verify_targets(s) and workflow.patched(VERIFICATION_PATCH):
+            self._baseline = asyncio.create_task(self._verify_baseline())
         self._next_agent_round(AgentMode.START, "")
 
     def _next_agent_round(self, mode: AgentMode, message: str) -> None:
@@ -273,6 +291,8 @@ class BugFixWorkflow:
                 + ", ".join(protected[:10])
                 + " (FIXBOT_GIT__ALLOW_PROTECTED_PATHS)",
             )
+        if await self._verification_sends_back():
+            return
         if not s.task.require_approval:
             s.stage = Stage.PUBLISH
         elif s.revision >= MAX_REVISIONS:
@@ -280,6 +300,80 @@ class BugFixWorkflow:
         else:
             s.stage = Stage.APPROVAL
             await self._open_approval()
+
+    async def _verify_baseline(self) -> list[VerifyRun]:
+        """The verify commands on the untouched tree; a failure to run them is no baseline."""
+        s = self._state
+        try:
+            report = await contracts.start(
+                contracts.VERIFY_CHANGE,
+                self._verify_request(VerifyPhase.BASELINE, _verify_targets(s)),
+                start_to_close_timeout=self._verify_timeout(),
+                heartbeat_timeout=self._heartbeat(),
+                retry_policy=RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning("the baseline verification did not run: %s", _reason(exc))
+            return []
+        s.baseline = report.runs
+        return report.runs
+
+    async def _verification_sends_back(self) -> bool:
+        """Verify the fix in a fresh sandbox; True when it failed and the agent gets another
+        round to repair it. A fix still failing goes on to the approver, who is told; a task
+        without approval stops instead of pushing it."""
+        s = self._state
+        targets = _verify_targets(s)
+        if not targets:
+            return False
+        baseline = await self._baseline if self._baseline is not None else s.baseline
+        report: VerifyReport = await self._step(
+            Step.VERIFY,
+            TaskStatus.RUNNING,
+            contracts.VERIFY_CHANGE,
+            self._verify_request(VerifyPhase.AFTER_FIX, targets),
+            self._verify_timeout(),
+        )
+        before = {run.repository: run for run in baseline}
+        s.verifications = [
+            Verification(
+                repository=run.repository,
+                baseline=before.get(run.repository),
+                after=run,
+                repairs=s.repairs,
+            )
+            for run in report.runs
+        ]
+        failing = [v for v in s.verifications if v.regressed]
+        if not failing:
+            return False
+        if s.repairs < s.task.max_repairs:
+            s.repairs += 1
+            self._next_agent_round(AgentMode.REPAIR, _repair_message(failing))
+            return True
+        if not s.task.require_approval:
+            raise _Stop(TaskStatus.FAILED, _failed_verification(failing))
+        return False
+
+    def _verify_request(self, phase: VerifyPhase, targets: list[VerifyTarget]) -> VerifyRequest:
+        s = self._state
+        changed = s.changes.repositories if s.changes else []
+        patches = {c.repository.name: c.patch for c in changed}
+        if phase is VerifyPhase.AFTER_FIX:
+            targets = [
+                t.model_copy(update={"patch": patches.get(t.repository, "")}) for t in targets
+            ]
+        return VerifyRequest(
+            task=s.task,
+            workflow_id=workflow.info().workflow_id,
+            phase=phase,
+            commits={r.name: r.commit for r in (s.workspace.repositories if s.workspace else [])},
+            targets=targets,
+        )
+
+    def _verify_timeout(self) -> timedelta:
+        longest = max((t.verify.timeout_seconds for t in _verify_targets(self._state)), default=0)
+        return timedelta(seconds=longest) + VERIFY_OVERHEAD
 
     async def _open_approval(self) -> None:
         """Show the change for a decision (once per revision, not again after carrying on)."""
@@ -322,6 +416,9 @@ class BugFixWorkflow:
             summary=s.summary,
             cost_usd=s.cost_usd,
             approved_digest=s.decision.approved_digest if s.decision else None,
+            verification=verification_lines(
+                s.verifications, len(s.changes.repositories if s.changes else []) > 1
+            ),
         )
         s.pull_requests = await self._step(
             Step.PULL_REQUESTS,
@@ -440,6 +537,9 @@ class BugFixWorkflow:
         """Remove the sandbox, whatever happened; a failure here is reported, not raised."""
         s = self._state
         s.begin(Step.CLEANUP, workflow.now())
+        if self._baseline is not None and not self._baseline.done():
+            self._baseline.cancel()
+            await asyncio.gather(self._baseline, return_exceptions=True)
         try:
             await _finish_regardless(
                 contracts.start(
@@ -582,6 +682,40 @@ def _nothing_changed(agent: AgentResult | None) -> tuple[TaskStatus, str]:
         where = f"; its transcript is kept at {agent.transcript}" if agent.transcript else ""
         return TaskStatus.FAILED, f"the agent reported a fix but changed no file{where}"
     return TaskStatus.NO_CHANGE, (agent.summary if agent else "") or "the agent changed nothing"
+
+
+def _verify_targets(state: TaskState) -> list[VerifyTarget]:
+    """The prepared repositories that have a verify command."""
+    prepared = state.workspace.repositories if state.workspace else []
+    return [
+        VerifyTarget(repository=r.name, commit=r.commit, verify=r.environment.verify)
+        for r in prepared
+        if r.environment is not None and r.environment.verify is not None
+    ]
+
+
+def _failed_verification(failing: list[Verification]) -> str:
+    parts = []
+    for item in failing:
+        run = item.after
+        if run is not None:
+            parts.append(f"{item.repository}: `{run.command}`: {counts_text(run)}")
+    return "tests failed after the fix: " + "; ".join(parts)
+
+
+def _repair_message(failing: list[Verification]) -> str:
+    """What the agent is told: which command failed, how, and the end of its output."""
+    sections = []
+    for item in failing:
+        run = item.after
+        if run is None:
+            continue
+        before = f" (before your change: {counts_text(item.baseline)})" if item.baseline else ""
+        sections.append(
+            f"In {item.repository}, `{run.command}` gave {counts_text(run)}{before}. "
+            f"The end of its output:\n{run.output_tail}"
+        )
+    return "\n\n".join(sections)
 
 
 def _refuse(refusal: Refusal | None) -> None:

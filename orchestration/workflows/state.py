@@ -34,6 +34,7 @@ from orchestration.models import (
     TokenUsage,
     WorkspaceReport,
 )
+from orchestration.models.environment import Verification, VerifyRun
 from orchestration.models.events import CardReady, TaskEvent, Thread
 
 
@@ -82,6 +83,9 @@ class TaskState(BaseModel):
     usage: TokenUsage = Field(default_factory=TokenUsage)
     turns: int = 0
     changes: ChangeSet | None = None
+    baseline: list[VerifyRun] = Field(default_factory=list)  # the untouched tree's verify runs
+    verifications: list[Verification] = Field(default_factory=list)
+    repairs: int = 0  # rounds the agent was given to repair a fix that failed verification
     decision: DecisionRecord | None = None
     answers: list[Answer] = Field(default_factory=list)
     answers_used: int = 0
@@ -148,6 +152,7 @@ def status_view(state: TaskState) -> TaskView:
         revision=state.revision,
         change_request=state.change_request,
         error=state.error,
+        verifications=list(state.verifications),
     )
 
 
@@ -167,6 +172,7 @@ def task_result(state: TaskState) -> TaskResult:
         decision=state.decision,
         audit=audit_trail(state),
         error=state.error,
+        verifications=list(state.verifications),
     )
 
 

@@ -15,6 +15,9 @@ from pathlib import Path
 from orchestration.workspace.git import GitError, run_git
 from orchestration.workspace.mirror import shallow_commits
 
+BIG_FILE_BYTES = 4 << 20
+WINDOW_MEMORY_BYTES = 64 << 20
+
 
 @dataclass(frozen=True)
 class History:
@@ -33,9 +36,14 @@ def history_pack(mirror: Path, branch: str, commit: str, depth: int, scratch: Pa
     wanted = commit + "\n" + "".join(f"--shallow {oid}\n" for oid in boundary)
     out = run_git(
         [
+            # large blobs (generated files, a planted bomb) are never searched for deltas, and
+            # the delta window has a memory cap: git's memory stays flat whatever the files
+            "-c",
+            f"core.bigFileThreshold={BIG_FILE_BYTES}",
             "--git-dir",
             str(mirror),
             "pack-objects",
+            f"--window-memory={WINDOW_MEMORY_BYTES}",
             "--revs",
             "--quiet",
             "--delta-base-offset",

@@ -145,4 +145,5 @@ async def test_a_secret_in_the_summary_never_reaches_the_pull_request(
         publisher(github, tmp_path).publish, request(change, approved, leaky)
     )
     body = github.pulls("acme", "shop")[0].body or ""
-    assert github.token not in body and "ghp_xxxx" not in body and "[redacted]" in body
+    assert github.token not in body and "ghp_xxxx" not in body
+    assert "[redacted]" in body.replace("\\", "")  # redacted before it is escaped as markdown

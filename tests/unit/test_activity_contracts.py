@@ -14,6 +14,7 @@ from orchestration.activities.notify_activities import NotifyActivities
 from orchestration.activities.publish_activities import PublishActivities
 from orchestration.activities.sandbox_activities import SandboxActivities
 from orchestration.activities.validation_activities import ValidationActivities
+from orchestration.activities.verify_activities import VerifyActivities
 from orchestration.activities.workspace_activities import WorkspaceActivities
 
 IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
@@ -25,6 +26,7 @@ IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
     contracts.OPEN_PULL_REQUESTS.name: PublishActivities.publish,
     contracts.DESTROY_SANDBOX.name: SandboxActivities.destroy,
     contracts.NOTIFY.name: NotifyActivities.notify,
+    contracts.VERIFY_CHANGE.name: VerifyActivities.verify,
 }
 CONTRACTS = [
     value for value in vars(contracts).values() if isinstance(value, contracts.ActivityContract)

@@ -136,6 +136,7 @@ def card_blocks(delivery: EventDelivery, card: CardReady, round: int) -> list[Bl
         blocks.append(section(_more_repositories(changes[REPOSITORIES_SHOWN:])))
     if not changes:
         blocks.append(section("_No files changed._"))
+    blocks += _verification_blocks(card)
     protected = card.changes.protected_files
     if protected:
         shown = ", ".join(code(p) for p in protected[:FILES_SHOWN])
@@ -146,6 +147,22 @@ def card_blocks(delivery: EventDelivery, card: CardReady, round: int) -> list[Bl
             )
         )
     blocks.append(context(*costs(card, run_url)))
+    return blocks
+
+
+def _verification_blocks(card: CardReady) -> list[Block]:
+    """What fixbot's own run of the repository's checks found, and a failing run's end."""
+    if not card.verification:
+        return []
+    mark = ":x:" if card.verification_failed else ":white_check_mark:"
+    if card.verification and card.verification[0].startswith("not verified"):
+        mark = ":grey_question:"
+    lines = [f"{mark} {escape(text)}" for text in card.verification]
+    if card.verification_failed:
+        lines.append("_Approving pushes a fix that fails the repository's checks._")
+    blocks = [section("\n".join(lines))]
+    if card.verification_failed and card.verification_tail:
+        blocks.append(section(code_block(card.verification_tail)))
     return blocks
 
 
