@@ -102,7 +102,8 @@ def print_view(view: TaskView) -> None:
         line("  question: ", view.question)
     print_changes(view)
     if view.changes and view.changes.repositories:
-        print_verification(view.verifications, len(view.changes.repositories) > 1)
+        multi = len(view.changes.repositories) > 1
+        print_verification(view.verifications, multi, view.verification_note)
     for pr in view.pull_requests:
         line("  pull request: ", pr.url)
     for refused in view.refused:
@@ -123,9 +124,11 @@ def print_changes(view: TaskView) -> None:
             line("    ", f"{f.path} +{f.additions} -{f.deletions}")
 
 
-def print_verification(verifications: list[Verification], multi: bool) -> None:
+def print_verification(
+    verifications: list[Verification], multi: bool, note: str | None = None
+) -> None:
     """fixbot's own test runs on the fix, and the output's end when the fix made it fail."""
-    for text in verification_lines(verifications, multi):
+    for text in verification_lines(verifications, multi, note):
         failed = text.startswith("tests failed") or ": tests failed" in text
         line("  ", text, style="red" if failed else "")
     for item in verifications:
@@ -143,7 +146,8 @@ def print_result(result: TaskResult) -> None:
     for repo, files in result.files_changed.items():
         line("  ", f"{repo}: {', '.join(files)}")
     if result.files_changed or result.verifications:
-        print_verification(result.verifications, len(result.files_changed) > 1)
+        multi = len(result.files_changed) > 1
+        print_verification(result.verifications, multi, result.verification_note)
     console.print(
         f"  cost ${result.cost_usd:.4f}, {result.usage.total} tokens, {result.num_turns} turns"
     )

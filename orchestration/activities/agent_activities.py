@@ -32,6 +32,7 @@ from orchestration.agents.port import (
     SandboxQuery,
 )
 from orchestration.agents.prompt import agent_prompt
+from orchestration.environment.env_dirs import tool_environment
 from orchestration.models import AgentMode, AgentRequest, AgentResult
 from orchestration.proxies.egress.proxy import EgressProxy
 from orchestration.proxies.model.proxy import ModelProxy
@@ -198,9 +199,10 @@ class AgentActivities:
                 model=request.task.model or self._default_model,
             )
         )
+        tools = tool_environment(request.environment_of) if request.environment_of else {}
         if not self._egress_policy.hosts_for(request.task.allow_egress):
-            return command
-        return AgentCommand(command.argv, {**command.env, **egress_environment()})
+            return AgentCommand(command.argv, {**tools, **command.env})
+        return AgentCommand(command.argv, {**tools, **command.env, **egress_environment()})
 
     async def _follow(self, stream: ExecStream, parser: AgentStreamParser, spend: RunSpend) -> None:
         reporter = _ProgressReporter(spend)

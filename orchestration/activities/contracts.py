@@ -25,10 +25,11 @@ from orchestration.models import (
     PublishResult,
     SandboxRef,
     SandboxTarget,
+    SetupRequest,
     TaskInput,
     WorkspaceReport,
 )
-from orchestration.models.environment import VerifyReport, VerifyRequest
+from orchestration.models.environment import SetupReport, VerifyReport, VerifyRequest
 from orchestration.models.events import DeliveryReceipt, EventDelivery
 
 ArgumentT = TypeVar("ArgumentT")
@@ -57,6 +58,7 @@ OPEN_PULL_REQUESTS = ActivityContract("open_pull_requests", PublishRequest, Publ
 DESTROY_SANDBOX = ActivityContract("destroy_sandbox", DestroyRequest, Nothing)
 NOTIFY = ActivityContract("notify", EventDelivery, DeliveryReceipt)
 VERIFY_CHANGE = ActivityContract("verify_change", VerifyRequest, VerifyReport)
+PREPARE_ENVIRONMENT = ActivityContract("prepare_environment", SetupRequest, SetupReport)
 
 
 def start(

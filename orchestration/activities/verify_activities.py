@@ -10,7 +10,6 @@ is read from the runner's own summary lines, never from the agent.
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,8 +18,11 @@ from temporalio import activity
 
 from orchestration.activities import contracts
 from orchestration.activities.heartbeat import heartbeating
+from orchestration.activities.logged_command import last_lines, run_logged
 from orchestration.activities.workspace_activities import WorkspaceActivities
+from orchestration.environment.env_dirs import tool_environment
 from orchestration.environment.runner_counts import runner_counts
+from orchestration.environment.snapshot_store import SnapshotStore
 from orchestration.models.environment import (
     VerifyReport,
     VerifyRequest,
@@ -31,18 +33,7 @@ from orchestration.models.environment import (
 from sandbox.interface import WORKSPACE_PATH, Sandbox, SandboxSpec
 
 OUTPUT_TAIL_BYTES = 64 * 1024  # the runner's summary is at the end; the rest stays in the log
-TIMEOUT_EXIT_CODES = frozenset({124, 137})
-GUARD_SECONDS = 30  # the exec's own deadline, beyond the command's `timeout`
-LOG_PATH = "/tmp/fixbot-verify.log"  # noqa: S108 - the verify sandbox's own tmpfs
-# A constant script; the repository's command line arrives as $1 and runs under its own sh.
-# Its whole output goes to a log in the sandbox, and only the log's tail comes back.
-VERIFY_SCRIPT = (
-    'timeout -k 5 "$2" sh -c "$1" >"$3" 2>&1; status=$?; tail -c "$4" "$3"; exit $status'
-)
-
 SpecFor = Callable[[str, str], SandboxSpec]
-# escape sequences and other control characters (not newline or tab) are dropped from the tail
-_CONTROLS = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def sandbox_task_id(task_id: str, phase: str) -> str:
@@ -59,7 +50,9 @@ class VerifyActivities:
         workspace: WorkspaceActivities,
         spec_for: SpecFor,
         redact: Callable[[str], str] = lambda text: text,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
+        self._snapshots = snapshots
         self._backend = backend
         self._workspace = workspace
         self._spec_for = spec_for
@@ -90,6 +83,12 @@ class VerifyActivities:
         )
         report = VerifyReport()
         for target in request.targets:
+            if target.snapshot and self._snapshots is not None:
+                say(f"restoring the environment of {target.repository}")
+                chunks = self._snapshots.chunks(target.snapshot)
+                await asyncio.to_thread(
+                    self._backend.put_archive, sandbox_id, WORKSPACE_PATH, chunks
+                )
             if target.patch:
                 say(f"applying the fix to {target.repository}")
                 await self._apply(sandbox_id, target)
@@ -115,30 +114,29 @@ class VerifyActivities:
         """The commands in order, stopping at the first that fails, within one deadline."""
         started = time.monotonic()
         deadline = started + target.verify.timeout_seconds
-        tail, exit_code, command = "", 0, ""
+        outcome, command = None, ""
         for command in target.verify.run:
-            left = max(int(deadline - time.monotonic()), 1)
             say(f"verifying {target.repository}: {command[:200]}")
-            done = await asyncio.to_thread(
-                self._backend.exec,
+            outcome = await run_logged(
+                self._backend,
                 sandbox_id,
-                ["sh", "-c", VERIFY_SCRIPT, "verify", command, str(left), LOG_PATH,
-                 str(OUTPUT_TAIL_BYTES)],
+                command,
                 workdir=f"{WORKSPACE_PATH}/{target.repository}",
-                timeout_seconds=left + GUARD_SECONDS,
-                output_limit=OUTPUT_TAIL_BYTES,
-            )  # fmt: skip
-            tail = self._redact(done.stdout.decode(errors="replace"))
-            exit_code = -1 if done.timed_out else done.exit_code
-            if exit_code != 0:
+                env=tool_environment(target.repository) if target.snapshot else {},
+                seconds=max(int(deadline - time.monotonic()), 1),
+                tail_bytes=OUTPUT_TAIL_BYTES,
+            )
+            if outcome.exit_code != 0:
                 break
+        exit_code = outcome.exit_code if outcome else 0
+        tail = self._redact(outcome.output if outcome else "")
         return VerifyRun(
             repository=target.repository,
-            status=_status(exit_code, time.monotonic() >= deadline),
+            status=_status(exit_code, outcome.timed_out if outcome else False),
             command=command,
             exit_code=exit_code,
             counts=runner_counts(tail),
-            output_tail=_without_controls(_last_lines(tail, 40)),
+            output_tail=last_lines(tail, 40),
             seconds=round(time.monotonic() - started, 3),
         )
 
@@ -148,19 +146,7 @@ class VerifyActivities:
             self._backend.destroy(found.sandbox_id)
 
 
-def _status(exit_code: int, deadline_passed: bool) -> VerifyStatus:
+def _status(exit_code: int, timed_out: bool) -> VerifyStatus:
     if exit_code == 0:
         return VerifyStatus.PASSED
-    if exit_code == -1 or (deadline_passed and exit_code in TIMEOUT_EXIT_CODES):
-        return VerifyStatus.TIMED_OUT
-    return VerifyStatus.FAILED
-
-
-def _last_lines(text: str, count: int) -> str:
-    """The last `count` lines, each at most 300 characters."""
-    lines = text.rstrip("\n").split("\n")[-count:]
-    return "\n".join(line[:300] for line in lines)
-
-
-def _without_controls(text: str) -> str:
-    return _CONTROLS.sub("", text)
+    return VerifyStatus.TIMED_OUT if timed_out else VerifyStatus.FAILED

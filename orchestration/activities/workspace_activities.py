@@ -115,7 +115,12 @@ class WorkspaceActivities:
                 entries.append(RepositoryEntry(name=repo.name, history=history))
                 environment = await asyncio.to_thread(self._environment, repo, history.commit)
                 prepared.append(_prepared(entries[-1], environment))
-            guide = workspace_guide(task)
+            checks = {
+                r.name: r.environment.verify.run
+                for r in prepared
+                if r.environment is not None and r.environment.verify is not None
+            }
+            guide = workspace_guide(task, checks)
             stream = workspace_tar(entries, dict.fromkeys(self._guide_files, guide))
             say("copying into the sandbox")
             await asyncio.to_thread(self._backend.put_archive, sandbox_id, WORKSPACE_PATH, stream)
@@ -149,6 +154,10 @@ class WorkspaceActivities:
             raise permanent(too_big, "RepositoryTooLarge")
         scratch.mkdir()
         return history_pack(mirror, repo.branch, commit, self._mirrors.depth, scratch)
+
+    def mirror_for(self, url: str) -> Path:
+        """The mirror cache's repository for url (fetched by `fill`)."""
+        return self._mirrors.path_for(url)
 
     def _environment(self, repo: RepositorySpec, commit: str) -> EnvironmentSpec | None:
         """The repository's environment spec; a broken one fails the task, saying why."""

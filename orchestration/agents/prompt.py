@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from orchestration.models import AgentMode, TaskInput
 from orchestration.policy.sanitize import CleanedText, clean_text
 from orchestration.policy.validation import MAX_DESCRIPTION, MAX_TITLE, MAX_URL
 
 MAX_MESSAGE = MAX_DESCRIPTION  # an answer or a reviewer's feedback
+MAX_COMMAND = 500  # a verify command shown in the guide
 MAX_REQUESTER = 100
 GUIDE_FILE = "AGENTS.md"  # the instruction file every coding-agent CLI is pointed at
 
@@ -59,12 +61,13 @@ def _one_line(text: str, limit: int, tag: str) -> str:
     return _fenced(" ".join(clean_text(text, limit=limit).text.split()), tag)
 
 
-def workspace_guide(task: TaskInput) -> str:
+def workspace_guide(task: TaskInput, checks: Mapping[str, list[str]] | None = None) -> str:
     """The guide at /workspace (AGENTS.md, and the agent CLI's own file names): the task, the
-    repositories, the house rules."""
+    repositories, the checks fixbot will run on the fix, the house rules."""
     repos = "\n".join(
         f"- `/workspace/{r.name}`: {r.url} (branch `{r.branch}`)" for r in task.repositories
     )
+    repos += _checks_section(checks or {})
     ticket = _one_line(task.ticket_url or "", MAX_URL, "bug_report")
     ticket_line = f"\nTicket: {ticket}\n" if ticket else ""
     requester = _one_line(task.requester, MAX_REQUESTER, "bug_report")
@@ -75,6 +78,22 @@ def workspace_guide(task: TaskInput) -> str:
         f"## Repositories\n\n{repos}\n\n"
         f"## House rules\n\n{HOUSE_RULES}\n"
     )
+
+
+def _checks_section(checks: Mapping[str, list[str]]) -> str:
+    """The repositories' verify commands: fixbot runs them on the fix, offline, itself."""
+    lines = [
+        f"- in `/workspace/{name}`: {_one_line(command, MAX_COMMAND, 'bug_report')}"
+        for name, commands in checks.items()
+        for command in commands
+    ]
+    if not lines:
+        return ""
+    intro = (
+        "\n\n## Checks fixbot runs on your fix\n\nAfter you report a fix, fixbot runs these "
+        "commands itself, in a fresh sandbox with no network; run them yourself first:\n\n"
+    )
+    return intro + "\n".join(lines)
 
 
 def _bug_report(task: TaskInput) -> str:

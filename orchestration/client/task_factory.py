@@ -50,6 +50,7 @@ def make_task(
         model=model or settings.agent.model,
         agent_timeout_seconds=settings.agent.timeout_seconds,
         max_repairs=settings.environment.max_repairs,
+        continue_without_setup=settings.environment.continue_without_setup,
         policy=ApprovalPolicy(
             approvers=settings.approval.approvers,
             allow_self_approval=settings.approval.allow_self_approval,

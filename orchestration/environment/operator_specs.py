@@ -37,5 +37,5 @@ def operator_specs(path: Path | None) -> dict[str, EnvironmentSpec]:
         source = f'{path} [repositories."{url}"]'
         if not isinstance(table, dict):
             raise EnvironmentSpecError(f"{source}: must be a table")
-        specs[url] = spec_from_document(table, source)
+        specs[url] = spec_from_document(table, source).model_copy(update={"from_operator": True})
     return specs

@@ -20,7 +20,9 @@ MAX_TIMEOUT_SECONDS = 6 * 3600
 _DURATION = re.compile(r"([1-9][0-9]{0,5})(s|m|h)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?::[0-9]{1,5})?")
-_KEYS = {"setup": {"run", "egress"}, "verify": {"run", "timeout"}}
+_KEYS = {"setup": {"run", "egress", "lockfiles", "timeout"}, "verify": {"run", "timeout"}}
+_LOCKFILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.@+-]*){0,15}")
+MAX_LOCKFILES = 20
 
 
 class EnvironmentSpecError(ValueError):
@@ -49,6 +51,8 @@ def spec_from_document(document: dict[str, Any], source: str) -> EnvironmentSpec
         setup=SetupSpec(
             run=_commands(setup, "setup", source),
             egress=_hosts(setup.get("egress", []), source),
+            lockfiles=_lockfiles(setup.get("lockfiles", []), source),
+            timeout_seconds=parse_duration(setup.get("timeout", "30m"), "setup.timeout", source),
         ),
         verify=_verify(verify, source) if verify is not None else None,
         source=source,
@@ -124,3 +128,17 @@ def _hosts(value: object, source: str) -> list[str]:
                 f"{source}: setup.egress[{index}] is not a host or host:port: {host!r:.80}"
             )
     return [host.lower() for host in value]
+
+
+def _lockfiles(value: object, source: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise EnvironmentSpecError(f'{source}: setup.lockfiles must be a list of paths, ["..."]')
+    if len(value) > MAX_LOCKFILES:
+        raise EnvironmentSpecError(f"{source}: setup.lockfiles names more than {MAX_LOCKFILES}")
+    for index, path in enumerate(value):
+        if not _LOCKFILE.fullmatch(path) or ".." in path.split("/"):
+            raise EnvironmentSpecError(
+                f"{source}: setup.lockfiles[{index}] is not a path inside the repository: "
+                f"{path!r:.80}"
+            )
+    return list(value)

@@ -36,6 +36,7 @@ from orchestration.models.steps import (
     RepositoryChange,
     SandboxRef,
     SandboxTarget,
+    SetupRequest,
     TokenUsage,
     WorkspaceReport,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "RepositorySpec",
     "SandboxRef",
     "SandboxTarget",
+    "SetupRequest",
     "SignalDecision",
     "Step",
     "StepTiming",

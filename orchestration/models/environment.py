@@ -17,6 +17,10 @@ class SetupSpec(BaseModel):
 
     run: list[str] = Field(default_factory=list)
     egress: list[str] = Field(default_factory=list)  # host or host:port
+    # files whose content decides the environment (a change rebuilds it); none named: the
+    # well-known lockfiles found at the repository's root
+    lockfiles: list[str] = Field(default_factory=list)
+    timeout_seconds: int = 30 * 60
 
 
 class VerifySpec(BaseModel):
@@ -32,6 +36,7 @@ class EnvironmentSpec(BaseModel):
     setup: SetupSpec = Field(default_factory=SetupSpec)
     verify: VerifySpec | None = None
     source: str = SPEC_PATH  # where it came from, for messages
+    from_operator: bool = False  # fixbot's configuration, not the repository: trusted
 
 
 class RunnerCounts(BaseModel):
@@ -100,6 +105,22 @@ class VerifyTarget(BaseModel):
     commit: str
     verify: VerifySpec
     patch: str = ""  # the fix to apply first (none for the baseline)
+    snapshot: str | None = None  # the set-up environment to restore first
+
+
+class EnvironmentReady(BaseModel):
+    """A repository's environment, restored into the task's sandbox."""
+
+    repository: str
+    snapshot: str  # its key in the snapshot store
+    built: bool  # False: an earlier task's snapshot was reused
+    setup_seconds: float  # the setup commands' own time when it was built
+    size_bytes: int
+
+
+class SetupReport(BaseModel):
+    environments: list[EnvironmentReady] = Field(default_factory=list)
+    skipped: str | None = None  # why setup failed and the task goes on unverified
 
 
 class VerifyRequest(BaseModel):
@@ -148,8 +169,10 @@ def verification_line(item: Verification) -> str:
     return f"tests: {counts_text(after)}{before}; these failures are not caused by the fix"
 
 
-def verification_lines(items: list[Verification], multi: bool) -> list[str]:
-    """Each repository's line (named when the task has several), or NOT_VERIFIED."""
+def verification_lines(
+    items: list[Verification], multi: bool, note: str | None = None
+) -> list[str]:
+    """Each repository's line (named when the task has several), or why there is none."""
     if not items:
-        return [NOT_VERIFIED]
+        return [note or NOT_VERIFIED]
     return [(f"{v.repository}: " if multi else "") + verification_line(v) for v in items]

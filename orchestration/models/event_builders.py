@@ -108,7 +108,9 @@ def _verification(view: TaskView) -> dict[str, object]:
     failing = [v for v in view.verifications if v.regressed and v.after is not None]
     tail = "\n".join(v.after.output_tail for v in failing if v.after is not None)
     return {
-        "verification": verification_lines(view.verifications, repositories > 1),
+        "verification": verification_lines(
+            view.verifications, repositories > 1, view.verification_note
+        ),
         "verification_failed": bool(failing),
         "verification_tail": bounded(tail[-VERIFY_TAIL_CHARS:], VERIFY_TAIL_CHARS),
     }

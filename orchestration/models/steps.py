@@ -44,6 +44,15 @@ class WorkspaceReport(BaseModel):
     repositories: list[PreparedRepository]
 
 
+class SetupRequest(BaseModel):
+    """Set up (or restore) each repository's environment in the task's sandbox."""
+
+    task: TaskInput
+    workflow_id: str
+    sandbox: SandboxRef
+    workspace: WorkspaceReport
+
+
 class CollectRequest(BaseModel):
     """Collect the change in each prepared repository, against the commit it was prepared at."""
 
@@ -77,6 +86,8 @@ class AgentRequest(BaseModel):
     mode: AgentMode = AgentMode.START
     message: str = ""
     budget_usd: float
+    # the repository whose set-up environment (tools installed by its setup) the agent sees
+    environment_of: str | None = None
 
 
 class TokenUsage(BaseModel):

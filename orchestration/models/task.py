@@ -47,6 +47,7 @@ class Step(StrEnum):
     VALIDATE = "validate"
     PROVISION = "provision"
     WORKSPACE = "workspace"
+    SETUP = "setup"
     AGENT = "agent"
     CHANGES = "changes"
     VERIFY = "verify"
@@ -89,6 +90,8 @@ class TaskInput(BaseModel):
     agent_timeout_seconds: int = 30 * 60
     # rounds the agent gets to repair a fix that fails the repository's verify command
     max_repairs: int = 2
+    # a failing setup lets the task go on unverified instead of stopping it
+    continue_without_setup: bool = False
     # how soon a crashed worker is noticed and its step retried elsewhere
     heartbeat_timeout_seconds: int = 30
     # a long wait continues as a new workflow run once the history has this many events

@@ -51,6 +51,7 @@ class TaskView(BaseModel):
     revision: int = 0  # which approval card this is (1 for the first, 2 after changes...)
     change_request: ChangeRequest | None = None
     verifications: list[Verification] = Field(default_factory=list)  # fixbot's own test runs
+    verification_note: str | None = None  # why nothing was verified, when it is not the usual
 
 
 class TaskResult(BaseModel):
@@ -69,6 +70,7 @@ class TaskResult(BaseModel):
     error: str | None = None
     audit: AuditTrail | None = None
     verifications: list[Verification] = Field(default_factory=list)
+    verification_note: str | None = None
 
 
 class NoticeKind(StrEnum):

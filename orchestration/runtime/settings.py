@@ -120,6 +120,16 @@ class EnvironmentSettings(BaseModel):
     specs_file: Path | None = None
     # rounds the agent gets to repair a fix that fails the repository's verify command
     max_repairs: int = Field(default=2, ge=0, le=10)
+    # hosts a repository's own spec may name for its setup (empty: any public host); the
+    # operator's specs are not limited
+    setup_hosts: list[str] = Field(default_factory=list)
+    # let setup reach registries on internal addresses (loopback, private networks)
+    allow_internal_registries: bool = False
+    # a failing setup lets the task go on unverified instead of stopping it
+    continue_without_setup: bool = False
+    max_snapshot_mb: int = Field(default=4096, ge=1)
+    max_snapshots_mb: int = Field(default=20480, ge=1)  # all snapshots together
+    snapshot_max_age_days: float = Field(default=7.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -14,6 +14,7 @@ from orchestration.activities.capacity import SandboxCapacity
 from orchestration.activities.notify_activities import NotifyActivities
 from orchestration.activities.publish_activities import PublishActivities
 from orchestration.activities.sandbox_activities import EgressPolicy, SandboxActivities
+from orchestration.activities.setup_activities import SetupActivities
 from orchestration.activities.transcripts import TranscriptStore
 from orchestration.activities.validation_activities import ValidationActivities
 from orchestration.activities.verify_activities import VerifyActivities
@@ -26,6 +27,7 @@ from orchestration.channels.port import TaskChannel
 from orchestration.client.links import run_url_for
 from orchestration.client.task_factory import repository_rules
 from orchestration.environment.operator_specs import operator_specs
+from orchestration.environment.snapshot_store import SnapshotLimits, SnapshotStore
 from orchestration.environment.spec_file import EnvironmentSpecError
 from orchestration.runtime.forges import forge_router, git_env_for
 from orchestration.runtime.isolation import choose_runtime
@@ -56,7 +58,7 @@ def build_worker(
             repository_rules(settings), allow_skipping_approval=settings.approval.allow_skip
         ).validate,
         *_sandbox_activities(backend, services, settings, runner),
-        *_workspace_and_verify_activities(backend, mirrors, settings, runner),
+        *_workspace_and_verify_activities(backend, mirrors, settings, runner, services),
         AgentActivities(
             backend,
             services.model,
@@ -126,8 +128,23 @@ def _sandbox_activities(
     return [acts.provision, acts.destroy]
 
 
+def snapshot_store(settings: Settings) -> SnapshotStore:
+    """The worker's store of set-up environments, with the configured limits."""
+    e = settings.environment
+    limits = SnapshotLimits(
+        max_snapshot_bytes=e.max_snapshot_mb << 20,
+        max_total_bytes=e.max_snapshots_mb << 20,
+        max_age_seconds=e.snapshot_max_age_days * 86400,
+    )
+    return SnapshotStore(settings.data_dir / "environments", limits)
+
+
 def _workspace_and_verify_activities(
-    backend: Sandbox, mirrors: MirrorCache, settings: Settings, runner: AgentRunner
+    backend: Sandbox,
+    mirrors: MirrorCache,
+    settings: Settings,
+    runner: AgentRunner,
+    services: SandboxServices,
 ) -> list[Callable[..., Any]]:
     try:
         environments = operator_specs(settings.environment.specs_file)
@@ -149,19 +166,34 @@ def _workspace_and_verify_activities(
     )
     runtime = choose_runtime(settings.sandbox.runtime, backend.runtimes())
 
-    def verify_sandbox(task_id: str, workflow_id: str) -> SandboxSpec:
-        """Hardened like the agent's, with no network and no route to the model."""
+    def helper_sandbox(
+        task_id: str, workflow_id: str, services_dir: str | None = None
+    ) -> SandboxSpec:
+        """Hardened like the agent's, with no network and no route to the model (setup's
+        only way out is its egress socket in services_dir)."""
         return SandboxSpec(
             task_id=task_id,
             workflow_id=workflow_id,
             image=settings.sandbox.image,
             owner=settings.sandbox_owner,
             network="none",
+            services_dir=services_dir,
             limits=_sandbox_limits(settings),
             runtime=runtime,
         )
 
-    verify = VerifyActivities(
-        backend, acts, verify_sandbox, redact=Redactor(settings.secret_values()).text
+    redact = Redactor(settings.secret_values()).text
+    snapshots = snapshot_store(settings)
+    verify = VerifyActivities(backend, acts, helper_sandbox, redact=redact, snapshots=snapshots)
+    setup = SetupActivities(
+        backend,
+        acts,
+        snapshots,
+        services.egress,
+        helper_sandbox,
+        allowed_hosts=settings.environment.setup_hosts,
+        internal_allowed=settings.environment.allow_internal_registries,
+        logs_dir=settings.data_dir / "setup-logs",
+        redact=redact,
     )
-    return [acts.prepare, acts.collect, verify.verify]
+    return [acts.prepare, acts.collect, verify.verify, setup.prepare]

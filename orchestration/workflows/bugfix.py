@@ -39,10 +39,12 @@ with workflow.unsafe.imports_passed_through():
         DecisionRecord,
         DestroyRequest,
         NoticeKind,
+        PreparedRepository,
         ProvisionRequest,
         PublishRequest,
         RefusedAction,
         SandboxTarget,
+        SetupRequest,
         SignalDecision,
         Step,
         TaskInput,
@@ -51,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         TaskView,
     )
     from orchestration.models.environment import (
+        SetupReport,
         Verification,
         VerifyPhase,
         VerifyReport,
@@ -71,6 +74,9 @@ with workflow.unsafe.imports_passed_through():
 TASK_INDEX_PATCH = "task-index"
 CONTINUE_AS_NEW_PATCH = "continue-as-new"
 VERIFICATION_PATCH = "verification-gate"
+ENVIRONMENT_PATCH = "repository-environments"
+# beyond the setup commands' own timeout: a setup sandbox, its workspace, saving the snapshot
+SETUP_OVERHEAD = timedelta(minutes=15)
 # beyond the verify commands' own timeout: a fresh sandbox, its workspace, the patch
 VERIFY_OVERHEAD = timedelta(minutes=10)
 ArgumentT = TypeVar("ArgumentT")
@@ -218,6 +224,8 @@ class BugFixWorkflow:
             target,
             WORKSPACE_TIMEOUT,
         )
+        if _needs_setup(s) and workflow.patched(ENVIRONMENT_PATCH):
+            await self._prepare_environment()
         s.session_id = str(workflow.uuid4())
         if _verify_targets(s) and workflow.patched(VERIFICATION_PATCH):
             self._baseline = asyncio.create_task(self._verify_baseline())
@@ -261,6 +269,7 @@ class BugFixWorkflow:
             mode=mode,
             message=message,
             budget_usd=max(s.task.budget_usd - s.cost_usd, 0.01),
+            environment_of=s.environments[0].repository if s.environments else None,
         )
         result = await self._step(
             Step.AGENT,
@@ -300,6 +309,37 @@ class BugFixWorkflow:
         else:
             s.stage = Stage.APPROVAL
             await self._open_approval()
+
+    async def _prepare_environment(self) -> None:
+        """Set up (or restore) the repositories' environments before any model spend; a
+        failure stops the task, unless the task may go on unverified."""
+        s = self._state
+        if s.sandbox is None or s.workspace is None:
+            raise _Stop(TaskStatus.FAILED, "no sandbox was provisioned")
+        request = SetupRequest(
+            task=s.task,
+            workflow_id=workflow.info().workflow_id,
+            sandbox=s.sandbox,
+            workspace=s.workspace,
+        )
+        longest = max(
+            (r.environment.setup.timeout_seconds for r in _set_up_repositories(s) if r.environment),
+            default=0,
+        )
+        try:
+            report: SetupReport = await self._step(
+                Step.SETUP,
+                TaskStatus.PREPARING,
+                contracts.PREPARE_ENVIRONMENT,
+                request,
+                timedelta(seconds=longest) + SETUP_OVERHEAD,
+            )
+        except ActivityError as exc:
+            if not s.task.continue_without_setup:
+                raise
+            s.verification_note = f"not verified: the environment's setup failed: {_reason(exc)}"
+            return
+        s.environments = report.environments
 
     async def _verify_baseline(self) -> list[VerifyRun]:
         """The verify commands on the untouched tree; a failure to run them is no baseline."""
@@ -417,7 +457,9 @@ class BugFixWorkflow:
             cost_usd=s.cost_usd,
             approved_digest=s.decision.approved_digest if s.decision else None,
             verification=verification_lines(
-                s.verifications, len(s.changes.repositories if s.changes else []) > 1
+                s.verifications,
+                len(s.changes.repositories if s.changes else []) > 1,
+                s.verification_note,
             ),
         )
         s.pull_requests = await self._step(
@@ -685,13 +727,32 @@ def _nothing_changed(agent: AgentResult | None) -> tuple[TaskStatus, str]:
 
 
 def _verify_targets(state: TaskState) -> list[VerifyTarget]:
-    """The prepared repositories that have a verify command."""
+    """The prepared repositories that have a verify command (none when setup failed: the
+    checks would fail for want of the environment, not because of the fix)."""
+    if state.verification_note is not None:
+        return []
     prepared = state.workspace.repositories if state.workspace else []
+    snapshots = {e.repository: e.snapshot for e in state.environments}
     return [
-        VerifyTarget(repository=r.name, commit=r.commit, verify=r.environment.verify)
+        VerifyTarget(
+            repository=r.name,
+            commit=r.commit,
+            verify=r.environment.verify,
+            snapshot=snapshots.get(r.name),
+        )
         for r in prepared
         if r.environment is not None and r.environment.verify is not None
     ]
+
+
+def _set_up_repositories(state: TaskState) -> list[PreparedRepository]:
+    """The prepared repositories whose spec has setup commands."""
+    prepared = state.workspace.repositories if state.workspace else []
+    return [r for r in prepared if r.environment is not None and r.environment.setup.run]
+
+
+def _needs_setup(state: TaskState) -> bool:
+    return bool(_set_up_repositories(state))
 
 
 def _failed_verification(failing: list[Verification]) -> str:

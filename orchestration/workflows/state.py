@@ -34,7 +34,7 @@ from orchestration.models import (
     TokenUsage,
     WorkspaceReport,
 )
-from orchestration.models.environment import Verification, VerifyRun
+from orchestration.models.environment import EnvironmentReady, Verification, VerifyRun
 from orchestration.models.events import CardReady, TaskEvent, Thread
 
 
@@ -86,6 +86,8 @@ class TaskState(BaseModel):
     baseline: list[VerifyRun] = Field(default_factory=list)  # the untouched tree's verify runs
     verifications: list[Verification] = Field(default_factory=list)
     repairs: int = 0  # rounds the agent was given to repair a fix that failed verification
+    environments: list[EnvironmentReady] = Field(default_factory=list)  # restored by setup
+    verification_note: str | None = None  # why nothing is verified (setup failed)
     decision: DecisionRecord | None = None
     answers: list[Answer] = Field(default_factory=list)
     answers_used: int = 0
@@ -153,6 +155,7 @@ def status_view(state: TaskState) -> TaskView:
         change_request=state.change_request,
         error=state.error,
         verifications=list(state.verifications),
+        verification_note=state.verification_note,
     )
 
 
@@ -173,6 +176,7 @@ def task_result(state: TaskState) -> TaskResult:
         audit=audit_trail(state),
         error=state.error,
         verifications=list(state.verifications),
+        verification_note=state.verification_note,
     )
 
 

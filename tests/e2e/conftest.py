@@ -21,7 +21,12 @@ from orchestration.client.gateway import TaskGateway
 from orchestration.client.task_factory import make_task
 from orchestration.models import RepositorySpec, TaskInput, TaskResult, TaskStatus, TaskView
 from orchestration.runtime.services import sandbox_services
-from orchestration.runtime.settings import SandboxSettings, Settings, WorkerSettings
+from orchestration.runtime.settings import (
+    EnvironmentSettings,
+    SandboxSettings,
+    Settings,
+    WorkerSettings,
+)
 from orchestration.runtime.worker import build_worker
 from sandbox.docker_backend import DockerSandbox
 from tests.fakes.github import FakeGitHub
@@ -96,6 +101,7 @@ async def start_loop(
         sandbox: SandboxSettings | None = None,
         agent_runner: AgentRunner | None = None,
         worker: WorkerSettings | None = None,
+        environment: EnvironmentSettings | None = None,
     ) -> Loop:
         queue = f"e2e-{uuid.uuid4().hex[:8]}"
         settings = e2e_settings(tmp_path / "data", fake_github, model_url, queue)
@@ -103,6 +109,8 @@ async def start_loop(
             settings = settings.model_copy(update={"sandbox": sandbox})
         if worker is not None:
             settings = settings.model_copy(update={"worker": worker})
+        if environment is not None:
+            settings = settings.model_copy(update={"environment": environment})
         proxy = await stack.enter_async_context(sandbox_services(settings))
         worker = build_worker(
             temporal_env.client, settings, backend, services=proxy, agent_runner=agent_runner

@@ -13,6 +13,7 @@ from orchestration.activities.agent_activities import AgentActivities
 from orchestration.activities.notify_activities import NotifyActivities
 from orchestration.activities.publish_activities import PublishActivities
 from orchestration.activities.sandbox_activities import SandboxActivities
+from orchestration.activities.setup_activities import SetupActivities
 from orchestration.activities.validation_activities import ValidationActivities
 from orchestration.activities.verify_activities import VerifyActivities
 from orchestration.activities.workspace_activities import WorkspaceActivities
@@ -27,6 +28,7 @@ IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
     contracts.DESTROY_SANDBOX.name: SandboxActivities.destroy,
     contracts.NOTIFY.name: NotifyActivities.notify,
     contracts.VERIFY_CHANGE.name: VerifyActivities.verify,
+    contracts.PREPARE_ENVIRONMENT.name: SetupActivities.prepare,
 }
 CONTRACTS = [
     value for value in vars(contracts).values() if isinstance(value, contracts.ActivityContract)

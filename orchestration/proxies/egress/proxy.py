@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +61,9 @@ class _Task:
     public: EgressRoute
     allowed_hosts: list[str]
     stats: EgressStats = field(default_factory=EgressStats)
+    # an allowlist from a repository (its setup's registries) may not reach internal
+    # addresses unless the operator said so; the deployment's own allowlist may
+    internal_allowed: bool = True
 
 
 class EgressProxy:
@@ -93,12 +98,17 @@ class EgressProxy:
         """Close every route; their sockets stay for the next worker."""
         await self._routes.stop()
 
-    async def open_route(self, task_id: str, *, allowed_hosts: list[str]) -> EgressRoute:
-        """Listen on the task's socket; the same task gets the same route (allowlist updated)."""
+    async def open_route(
+        self, task_id: str, *, allowed_hosts: list[str], internal_allowed: bool = True
+    ) -> EgressRoute:
+        """Listen on the task's socket; the same task gets the same route (allowlist updated).
+        Without `internal_allowed`, a host that resolves to a loopback, private, link-local
+        or otherwise internal address is refused even when allowlisted."""
         check_entries(allowed_hosts)
         new = functools.partial(_new_task, task_id, list(allowed_hosts))
         route = await self._routes.open(task_id, new)
         route.state.allowed_hosts = list(allowed_hosts)
+        route.state.internal_allowed = internal_allowed
         log.info("egress allowlist set", task_id=task_id, allowed_hosts=allowed_hosts)
         return route.state.public
 
@@ -148,7 +158,7 @@ class EgressProxy:
             request = parse_head(head)
             target = target_of(request)
             _admit(task, target)
-            upstream = await self._connect(target)
+            upstream = await self._connect(target, task.internal_allowed)
         except Reply as reply:
             await answer(client.writer, reply.status, reply.message)
             return
@@ -168,12 +178,17 @@ class EgressProxy:
         except asyncio.LimitOverrunError:
             raise Reply(431, "fixbot egress: request head too large") from None
 
-    async def _connect(self, target: Target) -> Stream:
-        """Open TCP to an allowed target (resolving its name only now), or answer 502/504."""
+    async def _connect(self, target: Target, internal_allowed: bool) -> Stream:
+        """Open TCP to an allowed target (resolving its name only now), or answer 502/504;
+        an internal address is refused (403) when the route may not reach one. The checked
+        address is the one connected to: a second lookup could answer differently."""
         try:
             async with asyncio.timeout(self._connect_timeout):
+                host = target.host
+                if not internal_allowed:
+                    host = await _external_address(target)
                 reader, writer = await asyncio.open_connection(
-                    target.host, target.port, limit=UPSTREAM_BUFFER_BYTES, happy_eyeballs_delay=0.25
+                    host, target.port, limit=UPSTREAM_BUFFER_BYTES, happy_eyeballs_delay=0.25
                 )
         except TimeoutError:
             raise Reply(504, f"fixbot egress: timed out connecting to {target.shown}") from None
@@ -181,6 +196,21 @@ class EgressProxy:
             message = f"fixbot egress: cannot reach {target.shown} ({type(exc).__name__})"
             raise Reply(502, message) from None
         return Stream(reader, writer)
+
+
+async def _external_address(target: Target) -> str:
+    """The target's first address, when none of its addresses is internal."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    addresses = [str(info[4][0]) for info in infos]
+    internal = [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global]
+    if internal or not addresses:
+        raise Reply(
+            403,
+            f"fixbot egress: {target.shown} resolves to an internal address ({', '.join(internal)})"
+            "; FIXBOT_ENVIRONMENT__ALLOW_INTERNAL_REGISTRIES lets setup reach it",
+        )
+    return addresses[0]
 
 
 def _new_task(task_id: str, allowed_hosts: list[str], socket_path: Path) -> _Task:
