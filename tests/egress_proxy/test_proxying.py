@@ -167,3 +167,21 @@ async def test_unreachable_allowed_target_gets_502(proxy: EgressProxy) -> None:
     route = await proxy.open_route("t-502", allowed_hosts=[f"127.0.0.1:{port}"])
     status, _, body = await exchange(route, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n".encode())
     assert status == 502 and b"ConnectionRefusedError" in body
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_route_without_internal_access_refuses_an_allowlisted_internal_host(
+    proxy: EgressProxy, registry: Registry, host: str
+) -> None:
+    """A repository's setup route names a loopback registry: the name is on its allowlist,
+    but it resolves to an internal address, so the proxy refuses it and never connects."""
+    authority = f"{host}:{registry.port}"
+    route = await proxy.open_route("t-internal", allowed_hosts=[authority], internal_allowed=False)
+    status, _, body = await exchange(route, get(f"http://{authority}/simple/pkg/", authority))
+    assert status == 403
+    assert b"resolves to an internal address" in body
+    assert b"FIXBOT_ENVIRONMENT__ALLOW_INTERNAL_REGISTRIES" in body
+    assert registry.seen == []
+    allowed = await proxy.open_route("t-internal-ok", allowed_hosts=[authority])
+    status, _, _ = await exchange(allowed, get(f"http://{authority}/simple/pkg/", authority))
+    assert status == 200 and len(registry.seen) == 1

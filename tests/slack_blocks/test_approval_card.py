@@ -7,6 +7,7 @@ from typing import Any
 from bot.slack import ids
 from bot.slack.blocks import approval_card, decided_card
 from orchestration.models import NoticeKind, TaskResult, TaskStatus
+from orchestration.models.environment import RunnerCounts, Verification, VerifyRun, VerifyStatus
 from tests.slack_blocks import factories as f
 from tests.slack_blocks.slack_rules import (
     all_texts,
@@ -169,3 +170,45 @@ def test_a_long_patch_shows_its_first_lines_and_how_to_see_all() -> None:
     texts = "\n".join(mrkdwn_texts(message))
     assert "+line 0 of a long change" in texts and "+line 499" not in texts
     assert f"`fixbot status {f.TASK_ID} --patch`" in "\n".join(all_texts(message))
+
+
+def verified(after_failed: int, baseline_failed: int = 0) -> Verification:
+    def run(failed: int) -> VerifyRun:
+        status = VerifyStatus.FAILED if failed else VerifyStatus.PASSED
+        return VerifyRun(
+            repository="calc",
+            status=status,
+            command="pytest -q",
+            exit_code=1 if failed else 0,
+            counts=RunnerCounts(passed=10, failed=failed, runner="pytest"),
+            output_tail="FAILED test_calc.py::test_add - assert 3 == 4\n<!channel> *boom*",
+        )
+
+    return Verification(repository="calc", baseline=run(baseline_failed), after=run(after_failed))
+
+
+def card_with(*verifications: Verification) -> dict[str, Any]:
+    view = f.awaiting("Fixed it.").model_copy(update={"verifications": list(verifications)})
+    return approval_card(f.delivery(NoticeKind.CHANGES_READY, view), 1)
+
+
+def test_the_card_says_what_fixbots_own_checks_found() -> None:
+    """A passing fix shows its counts beside the baseline's; no verify command says so and
+    points to the format."""
+    texts = "\n".join(mrkdwn_texts(card_with(verified(0, baseline_failed=2))))
+    assert ":white_check_mark: tests: 10 passed (before: 10 passed, 2 failed)" in texts
+    unverified = "\n".join(mrkdwn_texts(card_with()))
+    assert ":grey_question: not verified: the repository has no verify command" in unverified
+    assert ".fixbot/environment.toml" in unverified
+
+
+def test_a_fix_failing_the_checks_is_flagged_with_the_output_shown_inert() -> None:
+    """The approver is told a failing fix fails, and sees the end of the output in a code
+    block where mentions and markup do nothing."""
+    message = card_with(verified(3))
+    assert message_problems(message) == []
+    texts = "\n".join(mrkdwn_texts(message))
+    assert ":x: tests failed after the fix: 10 passed, 3 failed (before: 10 passed)" in texts
+    assert "Approving pushes a fix that fails the repository's checks." in texts
+    assert "FAILED test_calc.py::test_add" in texts
+    assert "<!channel>" not in texts

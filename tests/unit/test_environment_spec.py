@@ -22,11 +22,14 @@ SOURCE = ".fixbot/environment.toml at abc123"
 def test_a_full_spec_is_read() -> None:
     spec = parse_environment(
         b'[setup]\nrun = ["npm ci"]\negress = ["Registry.npmjs.org", "pypi.org:443"]\n'
+        b'lockfiles = ["package-lock.json", "web/yarn.lock"]\ntimeout = "10m"\n'
         b'[verify]\nrun = ["npm test", "npm run lint"]\ntimeout = "15m"\n',
         SOURCE,
     )
     assert spec.setup.run == ["npm ci"]
     assert spec.setup.egress == ["registry.npmjs.org", "pypi.org:443"]
+    assert spec.setup.lockfiles == ["package-lock.json", "web/yarn.lock"]
+    assert spec.setup.timeout_seconds == 600
     assert spec.verify is not None
     assert (spec.verify.run, spec.verify.timeout_seconds) == (["npm test", "npm run lint"], 900)
 
@@ -42,6 +45,8 @@ def test_a_full_spec_is_read() -> None:
         (b'[deploy]\nrun = ["x"]\n', "unknown table [deploy]"),
         (b'[setup]\negress = ["a b"]\n', "setup.egress[0] is not a host or host:port"),
         (b'[verify]\nrun = ["  "]\n', "verify.run[0] is empty"),
+        (b'[setup]\nlockfiles = ["../x"]\n', "setup.lockfiles[0] is not a path inside"),
+        (b'[setup]\nlockfiles = ["/etc/passwd"]\n', "setup.lockfiles[0] is not a path inside"),
         (b"[verify\n", "not valid TOML"),
         (b"\xff\xfe", "not UTF-8 text"),
         (b"#" * 70_000, "over 65,536 bytes"),
