@@ -41,6 +41,10 @@ from sandbox.interface import SandboxError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 sandbox_app = typer.Typer(no_args_is_help=True, help="Build and inspect the sandbox image.")
 app.add_typer(sandbox_app, name="sandbox")
+env_app = typer.Typer(
+    no_args_is_help=True, help="Repository environments: check a spec, list and prune snapshots."
+)
+app.add_typer(env_app, name="env")
 
 T = TypeVar("T")
 _EXPECTED = (
@@ -309,6 +313,48 @@ def sandbox_build(
     from bot.cli.serve import build_image
 
     run(build_image(settings, base_image=base_image, tag=tag))
+
+
+@env_app.command("list")
+def env_list() -> None:
+    """The set-up environments this worker keeps, most recently used first."""
+    from bot.cli.environments import print_snapshots
+    from orchestration.runtime.worker import snapshot_store
+
+    print_snapshots(snapshot_store(settings_or_exit()))
+
+
+@env_app.command("prune")
+def env_prune(
+    all_: Annotated[bool, typer.Option("--all", help="Remove every snapshot.")] = False,
+) -> None:
+    """Remove snapshots past the age limit, then the least recently used over the size limit."""
+    from bot.cli.environments import print_pruned
+    from orchestration.runtime.worker import snapshot_store
+
+    store = snapshot_store(settings_or_exit())
+    if all_:
+        removed = store.snapshots()
+        for snapshot in removed:
+            store.remove(snapshot.key)
+    else:
+        removed = store.prune()
+    print_pruned(removed)
+
+
+@env_app.command("check")
+def env_check(
+    path: Annotated[Path, typer.Argument(help="The spec file.")] = Path(".fixbot/environment.toml"),
+) -> None:
+    """Read a repository's environment spec as fixbot would, and say what it asks for."""
+    from bot.cli.environments import check_spec_file
+    from orchestration.environment.spec_file import EnvironmentSpecError
+
+    try:
+        check_spec_file(path)
+    except (EnvironmentSpecError, OSError) as exc:
+        print_error(exc)
+        raise typer.Exit(2) from None
 
 
 @app.command()
