@@ -319,7 +319,7 @@ def sandbox_build(
 def env_list() -> None:
     """The set-up environments this worker keeps, most recently used first."""
     from bot.cli.environments import print_snapshots
-    from orchestration.runtime.worker import snapshot_store
+    from orchestration.runtime.snapshots import snapshot_store
 
     print_snapshots(snapshot_store(settings_or_exit()))
 
@@ -330,7 +330,7 @@ def env_prune(
 ) -> None:
     """Remove snapshots past the age limit, then the least recently used over the size limit."""
     from bot.cli.environments import print_pruned
-    from orchestration.runtime.worker import snapshot_store
+    from orchestration.runtime.snapshots import snapshot_store
 
     store = snapshot_store(settings_or_exit())
     if all_:

@@ -22,6 +22,7 @@ from temporalio import activity
 from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeating
+from orchestration.activities.helper_sandboxes import remove_even_if_cancelled, remove_if_present
 from orchestration.activities.logged_command import last_lines, run_logged
 from orchestration.activities.sandbox_activities import (
     EGRESS_PORT,
@@ -138,7 +139,9 @@ class SetupActivities:
             internal_allowed=self._internal_allowed or spec.from_operator,
         )
         sandbox_spec = self._spec_for(setup_id, request.workflow_id, str(route.socket_dir))
-        await asyncio.to_thread(self._remove, setup_id)  # a retried attempt starts over
+        await asyncio.to_thread(
+            remove_if_present, self._backend, setup_id
+        )  # a retried attempt starts over
         info = await asyncio.to_thread(self._backend.create, sandbox_spec)
         try:
             await asyncio.to_thread(
@@ -156,7 +159,7 @@ class SetupActivities:
             say(f"saving the environment of {repo.name}")
             return await self._capture(info.sandbox_id, repo.name, key, url, seconds)
         finally:
-            await asyncio.to_thread(self._backend.destroy, info.sandbox_id)
+            await remove_even_if_cancelled(self._backend, info.sandbox_id)
             await self._egress.close_route(setup_id)
 
     async def _run_commands(
@@ -263,11 +266,6 @@ class SetupActivities:
             yield
         finally:
             lock.__exit__(None, None, None)
-
-    def _remove(self, task_id: str) -> None:
-        found = self._backend.find(task_id)
-        if found is not None:
-            self._backend.destroy(found.sandbox_id)
 
 
 def _ready(repo: str, info: SnapshotInfo, *, built: bool) -> EnvironmentReady:

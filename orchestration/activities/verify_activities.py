@@ -18,6 +18,7 @@ from temporalio import activity
 
 from orchestration.activities import contracts
 from orchestration.activities.heartbeat import heartbeating
+from orchestration.activities.helper_sandboxes import remove_even_if_cancelled, remove_if_present
 from orchestration.activities.logged_command import last_lines, run_logged
 from orchestration.activities.workspace_activities import WorkspaceActivities
 from orchestration.environment.env_dirs import tool_environment
@@ -68,12 +69,12 @@ class VerifyActivities:
             )
             # a retried attempt starts over in a new sandbox: a half-applied patch or a
             # half-run suite must not carry into the result
-            await asyncio.to_thread(self._remove, spec.task_id)
+            await asyncio.to_thread(remove_if_present, self._backend, spec.task_id)
             info = await asyncio.to_thread(self._backend.create, spec)
             try:
                 return await self._run_all(info.sandbox_id, request, doing.append)
             finally:
-                await asyncio.to_thread(self._backend.destroy, info.sandbox_id)
+                await remove_even_if_cancelled(self._backend, info.sandbox_id)
 
     async def _run_all(
         self, sandbox_id: str, request: VerifyRequest, say: Callable[[str], None]
@@ -139,11 +140,6 @@ class VerifyActivities:
             output_tail=last_lines(tail, 40),
             seconds=round(time.monotonic() - started, 3),
         )
-
-    def _remove(self, task_id: str) -> None:
-        found = self._backend.find(task_id)
-        if found is not None:
-            self._backend.destroy(found.sandbox_id)
 
 
 def _status(exit_code: int, timed_out: bool) -> VerifyStatus:

@@ -27,13 +27,13 @@ from orchestration.channels.port import TaskChannel
 from orchestration.client.links import run_url_for
 from orchestration.client.task_factory import repository_rules
 from orchestration.environment.operator_specs import operator_specs
-from orchestration.environment.snapshot_store import SnapshotLimits, SnapshotStore
 from orchestration.environment.spec_file import EnvironmentSpecError
 from orchestration.runtime.forges import forge_router, git_env_for
 from orchestration.runtime.isolation import choose_runtime
 from orchestration.runtime.logs import Redactor
 from orchestration.runtime.services import SandboxServices
 from orchestration.runtime.settings import Settings, SettingsError
+from orchestration.runtime.snapshots import snapshot_store
 from orchestration.workflows.bugfix import BugFixWorkflow
 from orchestration.workspace.mirror import MirrorCache
 from orchestration.workspace.tree_limits import TreeLimits
@@ -126,17 +126,6 @@ def _sandbox_activities(
         runtime=choose_runtime(s.runtime, backend.runtimes()),
     )
     return [acts.provision, acts.destroy]
-
-
-def snapshot_store(settings: Settings) -> SnapshotStore:
-    """The worker's store of set-up environments, with the configured limits."""
-    e = settings.environment
-    limits = SnapshotLimits(
-        max_snapshot_bytes=e.max_snapshot_mb << 20,
-        max_total_bytes=e.max_snapshots_mb << 20,
-        max_age_seconds=e.snapshot_max_age_days * 86400,
-    )
-    return SnapshotStore(settings.data_dir / "environments", limits)
 
 
 def _workspace_and_verify_activities(
