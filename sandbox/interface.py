@@ -163,6 +163,10 @@ class Sandbox(Protocol):
     def destroy(self, sandbox_id: str) -> None:
         """Remove the container and its workspace volume; missing ones are fine."""
 
+    def image_id(self, image: str) -> str:
+        """The image's content id, "" when the engine has no such image or cannot tell."""
+        ...
+
     def find(self, task_id: str) -> SandboxInfo | None:
         """The task's sandbox, if one exists."""
 

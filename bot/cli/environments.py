@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.cli.terminal import console, inert, line
 from orchestration.environment.snapshot_store import SnapshotInfo, SnapshotStore
 from orchestration.environment.spec_file import parse_environment
-from orchestration.models.environment import EnvironmentSpec
+from orchestration.models.environment import EnvironmentReady, EnvironmentSpec
 
 
 def print_snapshots(store: SnapshotStore) -> None:
@@ -30,6 +30,14 @@ def print_pruned(removed: list[SnapshotInfo]) -> None:
             "removed ", f"{snapshot.key[:12]} {snapshot.repository} ({_size(snapshot.size_bytes)})"
         )
     console.print(f"{len(removed)} snapshot(s) removed")
+
+
+def print_built(ready: EnvironmentReady) -> None:
+    how = "built" if ready.built else "already built"
+    console.print(
+        f"environment of {ready.repository} {how}: snapshot {ready.snapshot[:12]}, "
+        f"{_size(ready.size_bytes)}, setup {ready.setup_seconds:.1f}s"
+    )
 
 
 def check_spec_file(path: Path) -> EnvironmentSpec:

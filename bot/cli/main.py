@@ -32,6 +32,7 @@ from orchestration.models import Answer, CancelRequest, Decision
 from orchestration.policy.validation import (
     TaskValidationError,
     parse_repository_argument,
+    repository_problems,
     validate_task,
 )
 from orchestration.runtime.logs import configure_logging
@@ -340,6 +341,29 @@ def env_prune(
     else:
         removed = store.prune()
     print_pruned(removed)
+
+
+@env_app.command("build")
+def env_build(
+    repo: Annotated[str, typer.Option("--repo", help="URL[#branch] of the repository.")],
+    as_user: Annotated[str | None, typer.Option("--as", help="Who builds it.")] = None,
+) -> None:
+    """Run a repository's setup now and keep its snapshot, so its first task starts warm."""
+    from bot.cli.environments import print_built
+    from orchestration.runtime.backend import docker_backend
+    from orchestration.runtime.environment_build import build_environment
+
+    settings = settings_or_exit()
+    repository = parse_repository_argument(repo)
+    problems = repository_problems(repository, repository_rules(settings))
+    if problems:
+        print_error(TaskValidationError(problems))
+        raise typer.Exit(2)
+    say = lambda text: console.print(inert(text, one_line=True))  # noqa: E731
+    ready = run(
+        build_environment(settings, docker_backend(), repository, cli_identity(as_user), say)
+    )
+    print_built(ready)
 
 
 @env_app.command("check")

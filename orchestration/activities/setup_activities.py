@@ -65,12 +65,14 @@ class SetupActivities:
         egress: EgressProxy,
         spec_for: SetupSpecFor,
         *,
+        image: str,
         allowed_hosts: list[str],
         internal_allowed: bool,
         logs_dir: Path,
         redact: Callable[[str], str] = lambda text: text,
     ) -> None:
         self._backend = backend
+        self._image = image
         self._workspace = workspace
         self._snapshots = snapshots
         self._egress = egress
@@ -87,8 +89,7 @@ class SetupActivities:
         doing = ["starting"]
         report = SetupReport()
         async with heartbeating(lambda: doing[-1]):
-            found = await asyncio.to_thread(self._backend.find, request.task.task_id)
-            image_id = found.image_id if found is not None else ""
+            image_id = await asyncio.to_thread(self._backend.image_id, self._image)
             for repo in request.workspace.repositories:
                 spec = repo.environment
                 if spec is None or not spec.setup.run:
@@ -101,6 +102,15 @@ class SetupActivities:
                 )
                 report.environments.append(ready)
         return report
+
+    async def build(
+        self, request: SetupRequest, repo: PreparedRepository, say: Callable[[str], None]
+    ) -> EnvironmentReady:
+        """Make sure the repository's environment snapshot exists (`fixbot env build`)."""
+        if repo.environment is None or not repo.environment.setup.run:
+            raise ValueError(f"{repo.name} has no setup commands: nothing to build")
+        image_id = await asyncio.to_thread(self._backend.image_id, self._image)
+        return await self._ready(request, repo, repo.environment, image_id, say)
 
     async def _ready(
         self,

@@ -155,6 +155,28 @@ class WorkspaceActivities:
         scratch.mkdir()
         return history_pack(mirror, repo.branch, commit, self._mirrors.depth, scratch)
 
+    def inspect(self, repo: RepositorySpec, say: Callable[[str], None]) -> PreparedRepository:
+        """Fetch repo into the mirror and read its branch's commit and environment spec, with
+        no sandbox (blocking: call from a thread)."""
+        mirror = self._mirrors.update(
+            repo.url,
+            env=self._git_env(repo.url),
+            branch=repo.branch,
+            on_line=lambda line: say(f"fetching {repo.name}: {line}"),
+            cancel=threading.Event(),
+        )
+        try:
+            commit = resolve_branch(mirror, repo.url, repo.branch)
+        except BranchNotFound as exc:
+            raise permanent(str(exc), "BranchMissing") from None
+        return PreparedRepository(
+            name=repo.name,
+            branch=repo.branch,
+            commit=commit,
+            path=f"{WORKSPACE_PATH}/{repo.name}",
+            environment=self._environment(repo, commit),
+        )
+
     def mirror_for(self, url: str) -> Path:
         """The mirror cache's repository for url (fetched by `fill`)."""
         return self._mirrors.path_for(url)

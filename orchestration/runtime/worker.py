@@ -135,6 +135,21 @@ def _workspace_and_verify_activities(
     runner: AgentRunner,
     services: SandboxServices,
 ) -> list[Callable[..., Any]]:
+    workspace, verify, setup = environment_activities(backend, mirrors, settings, runner, services)
+    return [workspace.prepare, workspace.collect, verify.verify, setup.prepare]
+
+
+def environment_activities(
+    backend: Sandbox,
+    mirrors: MirrorCache,
+    settings: Settings,
+    runner: AgentRunner,
+    services: SandboxServices,
+    *,
+    owner: str | None = None,
+) -> tuple[WorkspaceActivities, VerifyActivities, SetupActivities]:
+    """The workspace, verify and setup activities, sharing one mirror cache and snapshot
+    store; `owner` labels their helper sandboxes (default: this deployment's)."""
     try:
         environments = operator_specs(settings.environment.specs_file)
     except EnvironmentSpecError as exc:
@@ -164,7 +179,7 @@ def _workspace_and_verify_activities(
             task_id=task_id,
             workflow_id=workflow_id,
             image=settings.sandbox.image,
-            owner=settings.sandbox_owner,
+            owner=owner or settings.sandbox_owner,
             network="none",
             services_dir=services_dir,
             limits=_sandbox_limits(settings),
@@ -180,9 +195,10 @@ def _workspace_and_verify_activities(
         snapshots,
         services.egress,
         helper_sandbox,
+        image=settings.sandbox.image,
         allowed_hosts=settings.environment.setup_hosts,
         internal_allowed=settings.environment.allow_internal_registries,
         logs_dir=settings.data_dir / "setup-logs",
         redact=redact,
     )
-    return [acts.prepare, acts.collect, verify.verify, setup.prepare]
+    return acts, verify, setup

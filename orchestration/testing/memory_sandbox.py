@@ -249,6 +249,10 @@ class InMemorySandbox:
             self.remove_keeping_volume(box.info.sandbox_id)
             self.remove_volume(box.info.volume)
 
+    def image_id(self, image: str) -> str:
+        """Images here have no content ids."""
+        return ""
+
     def find(self, task_id: str) -> SandboxInfo | None:
         """The task's sandbox, if one exists."""
         with self._lock:

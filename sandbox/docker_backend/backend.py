@@ -44,6 +44,7 @@ from .exec_session import (
     start_detached,
     start_exec,
 )
+from .image_status import image_status
 from .info import info_from_inspect, info_from_summary
 
 _VOLUME_BUSY_ATTEMPTS = 10
@@ -184,6 +185,10 @@ class DockerSandbox:
             self._remove_container(str(attrs["Id"]))
         if task_id:
             self.remove_volume(volume_name(task_id))
+
+    def image_id(self, image: str) -> str:
+        """The image's content id, "" when the engine has no such image."""
+        return image_status(self.client, image).image_id or ""
 
     def find(self, task_id: str) -> SandboxInfo | None:
         """The task's sandbox, if one exists."""

@@ -6,8 +6,10 @@ Real worker, Docker, `claude`, git, npm and node; the scripted model plays the a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,47 @@ async def test_setup_may_not_reach_an_internal_address_unless_the_operator_allow
     assert result.status is TaskStatus.FAILED
     assert result.error is not None and "setup command" in result.error
     assert registry.requests == []  # never reached
+
+
+async def test_env_build_makes_the_snapshot_the_first_task_then_restores(
+    start_loop: StartLoop, fake_github: FakeGitHub
+) -> None:
+    """`fixbot env build` runs setup ahead of any task; the first task fetches nothing, and
+    a second build finds the snapshot there."""
+    with NpmRegistry(PACKAGES) as registry:
+        url = fake_github.create_repo("acme", "shop", node_shop(registry))
+        with ScriptedModelServer(fix_script()) as model:
+            loop = await start_loop(model.url, environment=INTERNAL_OK)
+            env = {
+                **loop.cli_env,
+                "FIXBOT_DATA_DIR": str(loop.settings.data_dir),
+                "FIXBOT_SANDBOX__IMAGE": loop.settings.sandbox.image,
+                "FIXBOT_SANDBOX__SERVICES_ROOT": str(loop.settings.sandbox.services_root),
+                "FIXBOT_ENVIRONMENT__ALLOW_INTERNAL_REGISTRIES": "true",
+                "GITHUB_TOKEN": fake_github.token,
+            }
+            built = await run_fixbot(env, "env", "build", "--repo", url)
+            fetched_by_build = list(registry.requests)
+            task = shop_task(loop, url)
+            await loop.gateway.start(task)
+            result = await loop.result(task.task_id)
+            again = await run_fixbot(env, "env", "build", "--repo", url)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "environment of shop built: snapshot" in built.stdout
+    assert "/cents/-/cents-1.0.0.tgz" in fetched_by_build
+    assert result.status is TaskStatus.COMPLETED, result.error
+    assert registry.requests == fetched_by_build  # the task restored the build's snapshot
+    assert again.returncode == 0 and "environment of shop already built" in again.stdout
+
+
+async def run_fixbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    fixbot = str(Path(sys.executable).with_name("fixbot"))
+    return await asyncio.to_thread(
+        subprocess.run,
+        [fixbot, *args],
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -109,6 +109,10 @@ class FakeBackend:
             raise SandboxError(f"cannot remove {sandbox_id}")
         self.destroyed.append(sandbox_id)
 
+    def image_id(self, image: str) -> str:
+        """Not used by the reaper."""
+        raise NotImplementedError
+
     def find(self, task_id: str) -> SandboxInfo | None:
         """Not used by the reaper."""
         raise NotImplementedError
