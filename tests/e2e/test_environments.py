@@ -209,3 +209,22 @@ async def run_fixbot(env: dict[str, str], *args: str) -> subprocess.CompletedPro
         timeout=300,
         check=False,
     )
+
+
+async def test_two_tasks_that_need_the_same_environment_build_it_once(
+    start_loop: StartLoop, fake_github: FakeGitHub
+) -> None:
+    """Started together on a repository with no snapshot yet: one setup fetches, the other
+    task waits for it and restores the same snapshot."""
+    with NpmRegistry(PACKAGES) as registry:
+        url = fake_github.create_repo("acme", "shop", node_shop(registry))
+        with ScriptedModelServer(fix_script()) as model:
+            loop = await start_loop(model.url, environment=INTERNAL_OK)
+            tasks = [shop_task(loop, url), shop_task(loop, url)]
+            for task in tasks:
+                await loop.gateway.start(task)
+            results = await asyncio.gather(*(loop.result(t.task_id) for t in tasks))
+    assert [r.status for r in results] == [TaskStatus.COMPLETED] * 2, [r.error for r in results]
+    assert registry.requests.count("/cents/-/cents-1.0.0.tgz") == 1
+    passed = [r.verifications[0].after.status for r in results if r.verifications[0].after]
+    assert passed == [VerifyStatus.PASSED] * 2
