@@ -118,27 +118,30 @@ def _commands(table: dict[str, Any], name: str, source: str) -> list[str]:
 
 
 def _hosts(value: object, source: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise EnvironmentSpecError(f'{source}: setup.egress must be a list of hosts, ["..."]')
-    if len(value) > MAX_EGRESS_HOSTS:
-        raise EnvironmentSpecError(f"{source}: setup.egress names more than {MAX_EGRESS_HOSTS}")
-    for index, host in enumerate(value):
+    hosts = _string_list(value, "setup.egress", "hosts", MAX_EGRESS_HOSTS, source)
+    for index, host in enumerate(hosts):
         if not _HOST.fullmatch(host):
             raise EnvironmentSpecError(
                 f"{source}: setup.egress[{index}] is not a host or host:port: {host!r:.80}"
             )
-    return [host.lower() for host in value]
+    return [host.lower() for host in hosts]
 
 
 def _lockfiles(value: object, source: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise EnvironmentSpecError(f'{source}: setup.lockfiles must be a list of paths, ["..."]')
-    if len(value) > MAX_LOCKFILES:
-        raise EnvironmentSpecError(f"{source}: setup.lockfiles names more than {MAX_LOCKFILES}")
-    for index, path in enumerate(value):
+    paths = _string_list(value, "setup.lockfiles", "paths", MAX_LOCKFILES, source)
+    for index, path in enumerate(paths):
         if not _LOCKFILE.fullmatch(path) or ".." in path.split("/"):
             raise EnvironmentSpecError(
                 f"{source}: setup.lockfiles[{index}] is not a path inside the repository: "
                 f"{path!r:.80}"
             )
+    return paths
+
+
+def _string_list(value: object, key: str, what: str, limit: int, source: str) -> list[str]:
+    """value as a list of at most `limit` strings, or the refusal naming key."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise EnvironmentSpecError(f'{source}: {key} must be a list of {what}, ["..."]')
+    if len(value) > limit:
+        raise EnvironmentSpecError(f"{source}: {key} names more than {limit}")
     return list(value)
