@@ -90,7 +90,7 @@ NO_FIX = ModelScript(
 
 
 async def run_tasks(
-    workdir: Path, runs: int, bare_repo: Path | None, branch: str
+    workdir: Path, runs: int, bare_repo: Path | None, branch: str, runtime: str
 ) -> list[tuple[float, TaskResult, float]]:
     """The demo's fix on the demo repository, or "no fix" at once on the bare repository."""
     if bare_repo is None:
@@ -107,7 +107,7 @@ async def run_tasks(
             data_dir=workdir / "state",
             anthropic_base_url=model.url,
             anthropic_api_key=SecretStr("scripted"),
-            sandbox=SandboxSettings(image=TEST_IMAGE),
+            sandbox=SandboxSettings(image=TEST_IMAGE, runtime=runtime),
             git=GitSettings(allow_local_repositories=True),
             approval=ApprovalSettings(allow_skip=True),
         )
@@ -134,6 +134,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--repo", type=Path, help="a local bare repository (default: the demo's)")
     parser.add_argument("--branch", default="main")
+    # the tasks' sandboxes only: the bare `docker run` baselines stay on the engine's default
+    parser.add_argument("--runtime", default="runc", help="runc, runsc or auto")
     args = parser.parse_args()
 
     image = ensure_test_image()
@@ -142,8 +144,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fixbot-bench-") as tmp:
         bare_on_repo = bare_agent_first_request(image, args.runs, toy_checkout(Path(tmp)))
         bare_repo = args.repo.resolve() if args.repo else None
-        results = asyncio.run(run_tasks(Path(tmp), args.runs, bare_repo, args.branch))
-    print(f"runs: {args.runs} (median seconds)")
+        results = asyncio.run(run_tasks(Path(tmp), args.runs, bare_repo, args.branch, args.runtime))
+    print(f"runs: {args.runs} (median seconds), tasks under {args.runtime}")
     print(f"baseline  docker run --rm {image} true: {statistics.median(baseline):.3f}")
     wall = statistics.median(w for w, _, _ in results)
     print(f"task      start → result (wall):          {wall:.3f}")

@@ -73,6 +73,7 @@ class SandboxInfo(BaseModel):
     running: bool
     created_at: datetime
     image_id: str = ""  # the image's content id, when the engine tells it
+    out_of_memory: bool = False  # stopped by the kernel at its memory limit (inspect data only)
 
 
 class OutputChunk(BaseModel):

@@ -47,6 +47,10 @@ STOPPED_BEFORE_RUN = (
 STOPPED_DURING_RUN = (
     "the sandbox stopped during the agent run (killed, or out of memory at the container's limit)"
 )
+# under gVisor the whole sandbox dies at its memory limit, not only the process that grew
+KILLED_OUT_OF_MEMORY = (
+    "the sandbox was killed (out of memory at its limit): raise FIXBOT_SANDBOX__MEMORY_MB"
+)
 
 
 class AgentActivities:
@@ -183,6 +187,8 @@ class AgentActivities:
         the run: say so plainly instead of reporting whatever the broken exec left behind."""
         info = await asyncio.to_thread(self._backend.find, request.task.task_id)
         if info is None or not info.running:
+            if info is not None and info.out_of_memory:
+                raise permanent(KILLED_OUT_OF_MEMORY, "SandboxOutOfMemory")
             raise permanent(reason, "SandboxStopped")
 
     def _command(self, request: AgentRequest, token: str) -> AgentCommand:

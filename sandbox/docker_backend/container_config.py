@@ -14,6 +14,13 @@ AGENT_TMP = "/tmp"  # noqa: S108 - the sandbox's own tmpfs, not a host path
 AGENT_USER_SPEC = f"{AGENT_UID}:{AGENT_UID}"
 # tmpfs defaults to noexec; build tools and test runners execute from /tmp and ~/.cache.
 _TMPFS_FLAGS = "rw,exec,nosuid,nodev"
+# gVisor's kernel runs as host threads of the container, under its pids limit: measured on
+# Debian's runsc (ptrace platform), an idle sandbox with the agent takes ~80 of them and each
+# process in it ~6 more. At the limit the whole sandbox dies (gVisor cannot start a thread),
+# so under runsc the engine's limit leaves room for `pids` processes and gVisor itself.
+GVISOR_RUNTIME = "runsc"
+GVISOR_BASE_PIDS = 128
+GVISOR_PIDS_PER_PROCESS = 8
 
 
 def create_kwargs(spec: SandboxSpec) -> dict[str, Any]:
@@ -78,7 +85,7 @@ def _limits(spec: SandboxSpec) -> dict[str, Any]:
         "mem_limit": memory,
         "memswap_limit": memory,
         "nano_cpus": int(limits.cpus * 1_000_000_000),
-        "pids_limit": limits.pids,
+        "pids_limit": host_pids_limit(spec),
         "tmpfs": {
             AGENT_TMP: f"{_TMPFS_FLAGS},size={limits.tmp_size_mb}m,mode=1777",
             AGENT_HOME: (
@@ -87,3 +94,10 @@ def _limits(spec: SandboxSpec) -> dict[str, Any]:
             ),
         },
     }
+
+
+def host_pids_limit(spec: SandboxSpec) -> int:
+    """The engine's pids limit for spec: its processes, plus gVisor's threads under runsc."""
+    if spec.runtime != GVISOR_RUNTIME:
+        return spec.limits.pids
+    return GVISOR_BASE_PIDS + spec.limits.pids * GVISOR_PIDS_PER_PROCESS

@@ -18,6 +18,7 @@ from sandbox.streams import ReadOnceStream
 from .container_config import AGENT_USER_SPEC
 from .errors import explain
 from .framing import read_frames
+from .liveness import SandboxStopped, WatchedSocket, container_exit_code
 
 KILL_AFTER_SECONDS = 5
 # Host-side guard on top of `timeout`: a silent connection this long past the deadline is dead.
@@ -69,7 +70,9 @@ def start_exec(
     exec_id = str(created["Id"])
     started = time.monotonic()
     connection = api.exec_start(exec_id, socket=True)
-    return DockerExecStream(api, exec_id, connection, stdin, timeout_seconds, started)
+    return DockerExecStream(
+        api, exec_id, connection, stdin, timeout_seconds, started, container_id=container_id
+    )
 
 
 def start_detached(
@@ -101,29 +104,37 @@ class DockerExecStream(ReadOnceStream):
         stdin: bytes | None,
         timeout_seconds: float | None,
         started: float,
+        *,
+        container_id: str,
     ) -> None:
         """Take over the exec's hijacked connection; stdin (if any) is sent in the background."""
         self._api = api
         self._exec_id = exec_id
+        self._container_id = container_id
         self._connection = connection
         self._sock = _raw_socket(connection)
         self._timeout_seconds = timeout_seconds
         self._started = started  # monotonic time just before the command was started
         super().__init__()
         self._guard_hit = False
+        self._sandbox_stopped = False
+        guard = None
         if timeout_seconds is not None:
-            self._sock.settimeout(timeout_seconds + KILL_AFTER_SECONDS + _GUARD_SLACK_SECONDS)
-        else:
-            self._sock.settimeout(None)
+            guard = timeout_seconds + KILL_AFTER_SECONDS + _GUARD_SLACK_SECONDS
+        self._sock.settimeout(guard)
+        deadline = None if guard is None else started + guard
+        self._reader = WatchedSocket(self._sock, api, container_id, deadline)
         self._writer = _start_writer(self._sock, stdin) if stdin is not None else None
 
     def _chunks(self) -> Iterator[OutputChunk]:
         """Read frames until the end, then record the result."""
         try:
-            for stream, data in read_frames(self._sock):
+            for stream, data in read_frames(self._reader):
                 yield OutputChunk(stream=stream, data=data)
         except TimeoutError:
             self._guard_hit = True
+        except SandboxStopped:
+            self._sandbox_stopped = True
         except OSError as exc:
             raise SandboxError(f"output of exec {self._exec_id[:12]} broke off: {exc}") from exc
         finally:
@@ -156,9 +167,15 @@ class DockerExecStream(ReadOnceStream):
         return ExecResult(exit_code=exit_code, timed_out=deadline_passed or self._guard_hit)
 
     def _exit_code(self) -> int:
-        """The exec's exit code once the engine reports it finished, -1 if it never does."""
+        """The exec's exit code once the engine reports it finished, -1 if it never does; a
+        command that died with its sandbox has the sandbox's (137 when it was killed)."""
+        if self._sandbox_stopped:
+            return container_exit_code(self._api, self._container_id)
         for _ in range(_INSPECT_ATTEMPTS):
-            state = self._api.exec_inspect(self._exec_id)
+            try:
+                state = self._api.exec_inspect(self._exec_id)
+            except docker.errors.NotFound:  # the engine forgets a dead sandbox's execs
+                return container_exit_code(self._api, self._container_id)
             if not state.get("Running") and state.get("ExitCode") is not None:
                 return int(state["ExitCode"])
             time.sleep(_INSPECT_PAUSE_SECONDS)

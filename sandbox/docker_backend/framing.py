@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 import struct
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, Protocol
 
 StreamName = Literal["stdout", "stderr"]
 
@@ -14,7 +13,13 @@ _STDOUT = 1
 _READ_SIZE = 64 * 1024
 
 
-def read_frames(sock: socket.socket) -> Iterator[tuple[StreamName, bytes]]:
+class Receiver(Protocol):
+    """What frames are read from: a socket, or one that watches its sandbox."""
+
+    def recv(self, size: int, /) -> bytes: ...
+
+
+def read_frames(sock: Receiver) -> Iterator[tuple[StreamName, bytes]]:
     """Yield (stream, payload piece) as they arrive, until the engine ends the stream."""
     while True:
         header = _read_exactly(sock, _HEADER.size)
@@ -30,7 +35,7 @@ def read_frames(sock: socket.socket) -> Iterator[tuple[StreamName, bytes]]:
             yield name, data
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+def _read_exactly(sock: Receiver, size: int) -> bytes | None:
     """Exactly size bytes, or None when the stream ends first."""
     buffer = bytearray()
     while len(buffer) < size:

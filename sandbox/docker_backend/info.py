@@ -21,7 +21,7 @@ def info_from_inspect(attrs: dict[str, Any]) -> SandboxInfo:
         running=bool(attrs["State"].get("Running")),
         created_at=_parse_time(str(attrs["Created"])),
         image_id=str(attrs.get("Image") or ""),
-    )
+    ).model_copy(update={"out_of_memory": bool(attrs["State"].get("OOMKilled"))})
 
 
 def info_from_summary(summary: dict[str, Any]) -> SandboxInfo:

@@ -11,6 +11,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from orchestration.runtime.isolation import choose_runtime
+from orchestration.runtime.settings import SandboxSettings
 from sandbox.docker_backend import DockerSandbox, ImageBuildResult, build_sandbox_image
 from sandbox.interface import LABEL_MANAGED, LABEL_TASK, SandboxInfo, SandboxLimits, SandboxSpec
 from sandbox.naming import volume_name
@@ -79,7 +81,14 @@ def backend(docker_client: docker.DockerClient, leftover_guard: None) -> DockerS
 
 
 @pytest.fixture(scope="session")
-def spec_for(run_id: str) -> Callable[..., SandboxSpec]:
+def sandbox_runtime(docker_client: docker.DockerClient) -> str | None:
+    """The runtime the worker's default setting picks on this engine (runsc where registered)."""
+    registered = frozenset(docker_client.info().get("Runtimes") or {})
+    return choose_runtime(SandboxSettings().runtime, registered)
+
+
+@pytest.fixture(scope="session")
+def spec_for(run_id: str, sandbox_runtime: str | None) -> Callable[..., SandboxSpec]:
     """A factory of specs with fresh task ids of this run."""
 
     def make(
@@ -97,6 +106,7 @@ def spec_for(run_id: str) -> Callable[..., SandboxSpec]:
             owner=owner or run_id,
             network=network,
             limits=SMALL_LIMITS,
+            runtime=sandbox_runtime,
             env={"FIXBOT_TEST": "1"},
         )
 

@@ -36,7 +36,8 @@ def test_round_trip_with_agent_ownership(
 ) -> None:
     sandbox_id = shared_sandbox.sandbox_id
     backend.put_archive(sandbox_id, "/workspace", agent_tar({"hello.txt": b"hello\n"}))
-    owners = backend.exec(sandbox_id, ["stat", "-c", "%n %u:%g", "proj", "proj/hello.txt"])
+    listing = ["find", "proj", "proj/hello.txt", "-maxdepth", "0", "-printf", "%p %U:%G\\n"]
+    owners = backend.exec(sandbox_id, listing)
     assert owners.stdout.decode().splitlines() == ["proj 1000:1000", "proj/hello.txt 1000:1000"]
     edit = backend.exec(sandbox_id, ["sh", "-c", "echo more >> proj/hello.txt && touch proj/new"])
     assert edit.exit_code == 0, edit.stderr

@@ -17,10 +17,12 @@ from bot.cli.demo_repo import PRICING, README, TESTS
 from bot.slack import ids
 from orchestration.client.gateway import workflow_id
 from orchestration.models import TaskStatus
+from orchestration.runtime.isolation import GVISOR, choose_runtime
 from orchestration.runtime.settings import SandboxSettings
 from orchestration.testing.scripted_model import ModelScript, ScriptStep
+from sandbox.docker_backend import DockerSandbox
 from tests.fakes.slack import block_action, slash_command
-from tests.slack_e2e.conftest import APPROVER, CHANNEL, REQUESTER, StartSlackLoop
+from tests.slack_e2e.conftest import APPROVER, CHANNEL, REQUESTER, SlackLoop, StartSlackLoop
 from tests.support.images import TEST_IMAGE
 from tests.support.settings import services_root_for_tests
 
@@ -34,6 +36,15 @@ TIGHT = SandboxSettings(
     workspace_size_mb=256,
     services_root=services_root_for_tests(),
 )
+# Under runc the kernel stops these inside the sandbox (fork fails at the pids limit, the
+# OOM killer takes the balloon) and the run goes on. Under gVisor the sandbox's own kernel
+# runs inside the same limits, so reaching one kills the whole sandbox: still contained,
+# but the task ends there; each gets a task of its own (test_sandbox_killers_under_gvisor).
+SANDBOX_KILLERS = ("fork_bomb", "memory")
+
+
+def under_gvisor(loop: SlackLoop) -> bool:
+    return choose_runtime(TIGHT.runtime, loop.backend.runtimes()) == GVISOR
 
 
 @pytest.fixture
@@ -83,8 +94,9 @@ def attacks(
         ),
         (
             "worker_files",
+            # `test -e` too: under Debian's runsc `ls` says EINVAL (coreutils' statx flags)
             f"ls -la {worker_dir} 2>&1; cat {worker_dir}/mirrors/* 2>&1 | head -3;"
-            " echo WORKER_DONE",
+            f" test -e {worker_dir} || echo WORKER_DIR_ABSENT; echo WORKER_DONE",
         ),
         ("host_http", f"curl -sS -m 3 http://127.0.0.1:{host_port}/steal; echo CURL_EXIT=$?"),
         (
@@ -93,7 +105,12 @@ def attacks(
             " HEAD:refs/heads/evil 2>&1 | tail -2; echo PUSH_DONE",
         ),
         ("sudo", "sudo id 2>&1; echo SUDO_EXIT=$?"),
-        ("docker_socket", "ls -la /var/run/docker.sock /run/docker.sock 2>&1; echo SOCKET_DONE"),
+        (
+            "docker_socket",
+            "ls -la /var/run/docker.sock /run/docker.sock 2>&1;"
+            " test -e /var/run/docker.sock || test -e /run/docker.sock || echo NO_SOCKET;"
+            " echo SOCKET_DONE",
+        ),
         ("network", "echo INTERFACES=$(awk 'NR>2 {print $1}' /proc/net/dev | tr -d ':' | xargs)"),
         (
             "fork_bomb",
@@ -185,6 +202,8 @@ async def test_attacks_from_inside_the_sandbox_are_contained_and_nothing_leaks(
     loop = await start_slack_loop(ModelScript(steps=[]), sandbox=TIGHT)
     secrets = [loop.github.token, *slack_tokens, loop.settings.anthropic_api_key.get_secret_value()]  # type: ignore[union-attr]
     commands = attacks(secrets, port, loop.github.port, str(loop.settings.data_dir))
+    if under_gvisor(loop):
+        commands = [(name, command) for name, command in commands if name not in SANDBOX_KILLERS]
     loop.model.scripts["default"] = attacker_script(commands)
     url = loop.github.create_repo("acme", "shop", SHOP)
     await loop.slack.send(
@@ -204,17 +223,21 @@ async def test_attacks_from_inside_the_sandbox_are_contained_and_nothing_leaks(
     assert "ENV_SECRETS=0" in out["env"]
     assert "PROC_SECRETS=0" in out["proc_environ"]
     assert "FILE_SECRETS=0" in out["files"]
-    assert out["worker_files"].count("No such file or directory") == 2
+    assert "WORKER_DIR_ABSENT" in out["worker_files"]
+    assert out["worker_files"].count("No such file or directory") >= 1  # 2 under runc
     assert "CURL_EXIT=7" in out["host_http"] and hits == []
     assert loop.github.branch_sha("acme", "shop", "evil") is None
     assert "SUDO_EXIT=127" in out["sudo"]
-    assert "No such file or directory" in out["docker_socket"]
+    assert "NO_SOCKET" in out["docker_socket"]
     assert "INTERFACES=lo" in out["network"]
-    stopped = re.search(r"FORK_STOPPED_AT (\d+)", out["fork_bomb"])
-    assert stopped is not None and int(stopped.group(1)) < TIGHT.pids
-    assert not re.search(r"ALLOCATED \d", out["memory"])  # the 1.5 GB never existed
-    assert re.search(r"MEM_EXIT=(137|1)\b", out["memory"])
-    assert out["write_outside"].count("Read-only file system") == 4
+    if "fork_bomb" in out:
+        stopped = re.search(r"FORK_STOPPED_AT (\d+)", out["fork_bomb"])
+        assert stopped is not None and int(stopped.group(1)) < TIGHT.pids
+        assert not re.search(r"ALLOCATED \d", out["memory"])  # the 1.5 GB never existed
+        assert re.search(r"MEM_EXIT=(137|1)\b", out["memory"])
+    # runc's kernel says EROFS; gVisor's checks the agent's permission first (EACCES)
+    refused = ("Read-only file system", "Permission denied")
+    assert sum(out["write_outside"].count(reason) for reason in refused) == 4
     written = [int(n) for n in re.findall(r"(\d+) bytes .*? copied", out["fill_disk"])]
     caps = [TIGHT.workspace_size_mb, TIGHT.tmp_size_mb]  # asked for 600 MB and 200 MB
     assert len(written) == 2 and all(
@@ -235,6 +258,33 @@ async def test_attacks_from_inside_the_sandbox_are_contained_and_nothing_leaks(
     for place, text in places.items():
         for secret in secrets:
             assert secret not in text, f"a secret leaked into the {place}"
+    assert loop.backend.find(task_id) is None
+
+
+@pytest.mark.parametrize("killer", SANDBOX_KILLERS)
+async def test_sandbox_killers_under_gvisor(
+    start_slack_loop: StartSlackLoop,
+    host_server: tuple[int, list[str]],
+    killer: str,
+) -> None:
+    """Under gVisor (chosen for this test where the engine has it, whatever the default) a
+    fork bomb or a memory balloon kills its own sandbox: the task fails saying the sandbox
+    stopped or ran out of memory, and the sandbox is removed."""
+    port, _hits = host_server
+    if GVISOR not in DockerSandbox().runtimes():
+        pytest.skip("runsc is not registered with this Docker engine (scripts/setup-machine does)")
+    gvisor = TIGHT.model_copy(update={"runtime": GVISOR})
+    loop = await start_slack_loop(ModelScript(steps=[]), sandbox=gvisor)
+    commands = attacks([], port, loop.github.port, str(loop.settings.data_dir))
+    loop.model.scripts["default"] = attacker_script([c for c in commands if c[0] == killer])
+    url = loop.github.create_repo("acme", "shop", SHOP)
+    await loop.slack.send(slash_command(f"Review {url}", user_id=REQUESTER, channel_id=CHANNEL))
+    task_id = await loop.task_id(await loop.root())
+    result = await loop.gateway.result(task_id)
+    assert result.status is TaskStatus.FAILED
+    # the bomb's processes may reach the memory limit before the pids limit
+    expected = ["out of memory"] if killer == "memory" else ["out of memory", "sandbox stopped"]
+    assert result.error is not None and any(e in result.error for e in expected), result.error
     assert loop.backend.find(task_id) is None
 
 
