@@ -11,7 +11,6 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
-from orchestration.agents.claude.runner import ClaudeCodeRunner
 from orchestration.client.task_factory import make_task
 from orchestration.models import RepositorySpec, SandboxRef, SetupRequest, WorkspaceReport
 from orchestration.models.environment import EnvironmentReady
@@ -36,7 +35,7 @@ async def build_environment(
             backend,
             MirrorCache(settings.mirror_dir),
             settings,
-            ClaudeCodeRunner(),
+            None,
             services,
             owner=f"{settings.sandbox_owner}/env-build",
         )

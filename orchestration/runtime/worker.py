@@ -143,13 +143,15 @@ def environment_activities(
     backend: Sandbox,
     mirrors: MirrorCache,
     settings: Settings,
-    runner: AgentRunner,
+    runner: AgentRunner | None,
     services: SandboxServices,
     *,
     owner: str | None = None,
 ) -> tuple[WorkspaceActivities, VerifyActivities, SetupActivities]:
     """The workspace, verify and setup activities, sharing one mirror cache and snapshot
-    store; `owner` labels their helper sandboxes (default: this deployment's)."""
+    store (the runner, Claude Code by default, names the guide files); `owner` labels their
+    helper sandboxes (default: this deployment's)."""
+    runner = runner or ClaudeCodeRunner()
     try:
         environments = operator_specs(settings.environment.specs_file)
     except EnvironmentSpecError as exc:
