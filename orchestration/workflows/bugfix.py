@@ -351,6 +351,8 @@ class BugFixWorkflow:
                 start_to_close_timeout=self._verify_timeout(),
                 heartbeat_timeout=self._heartbeat(),
                 retry_policy=RETRY,
+                # a task that ends first stops it and waits until its sandbox is removed
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
         except ActivityError as exc:
             workflow.logger.warning("the baseline verification did not run: %s", _reason(exc))
