@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.cli.demo_repo import BUGGY_LINE, ENVIRONMENT, FIXED_LINE, PRICING, README, TESTS
-from orchestration.models import TaskStatus
+from orchestration.models import CancelRequest, TaskStatus
 from orchestration.models.environment import VerifyStatus, verification_lines
 from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
 from tests.e2e.conftest import Loop, shop_task
@@ -130,3 +130,26 @@ async def test_a_fix_still_failing_after_its_repairs_is_not_pushed_without_a_per
     assert result.status is TaskStatus.FAILED
     assert result.error == ("tests failed after the fix: shop: `python3 -m unittest`: 3 failed")
     assert fake_github.pulls("acme", "shop") == []
+
+
+async def test_a_fix_still_failing_reaches_the_approver_saying_so(
+    start_loop: StartLoop, fake_github: FakeGitHub
+) -> None:
+    """With approval required and no repair rounds left, the failing fix waits for a
+    person: the card event and `fixbot status` say the tests fail after the fix."""
+    url = fake_github.create_repo("acme", "shop", SHOP_WITH_CHECKS)
+    script = ModelScript(steps=[edit(BUGGY_LINE, WRONG_LINE), report_fixed("fixed")])
+    with ScriptedModelServer(script) as model:
+        loop = await start_loop(model.url)
+        task = shop_task(loop, url, max_repairs=0, require_approval=True)
+        await loop.gateway.start(task)
+        view = await loop.wait_for(task, TaskStatus.AWAITING_APPROVAL)
+        code, out = await loop.cli("status", task.task_id)
+        await loop.gateway.cancel(task.task_id, CancelRequest(by="rita"))
+        await loop.result(task.task_id)
+    [verification] = view.verifications
+    assert verification.regressed
+    lines = verification_lines(view.verifications, multi=False)
+    assert lines == ["tests failed after the fix: 3 failed (before: 1 passed, 2 failed)"]
+    assert code == 0, out
+    assert "tests failed after the fix: 3 failed" in " ".join(out.split())
