@@ -1,13 +1,22 @@
 """What a repository environment costs: cold setup beside its commands' own time, a warm
 task's start to first model request beside a repository with no environment, the snapshot.
 
-The repository is a real project (pallets/flask, from /work/.mirror or --repo) with an
-environment spec added on top: setup installs a package of many files (like a
-node_modules) with npm from a registry served on loopback, reached only through the egress
-proxy; verify runs `node --test`. The scripted model answers "no fix" at once, so each task
-measures the way to its first model request and no more.
+Two kinds of environment, each on a real project with an environment spec added on top:
+
+- node (default): pallets/flask's tree (from /work/.mirror or --repo); setup installs a
+  package of many files (like a node_modules) with npm from a registry served on loopback;
+  verify runs `node --test`.
+- python (--python): pytest-dev/pluggy (from /work/.mirror); setup makes a virtualenv and
+  pip-installs pytest and its dependencies from a package index served on loopback (wheels
+  rebuilt from this virtualenv's packages: this machine has no PyPI); verify runs pluggy's
+  own test suite. The scripted agent makes a harmless edit, so fixbot's verification runs
+  the suite on it, and the counts are printed.
+
+Both reach their registry only through the egress proxy. Each task measures the way to its
+first model request.
 
     uv run python bench/environments.py [--runs 3] [--files 3000] [--repo PATH --branch B]
+    uv run python bench/environments.py --python [--runs 3]
 
 Targets (the issue's): snapshot overhead (setup step minus the commands' own time) ≤ 3 s;
 a warm task ≤ 0.5 s slower to its first model request than with no environment.
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
@@ -29,6 +39,7 @@ from pydantic import SecretStr
 from bench.core_loop import NO_FIX, first_request_after
 from orchestration.client.task_factory import make_task
 from orchestration.models import RepositorySpec, TaskResult, TaskStatus
+from orchestration.models.environment import verification_line
 from orchestration.runtime.backend import docker_backend, running_backend
 from orchestration.runtime.settings import (
     ApprovalSettings,
@@ -38,11 +49,23 @@ from orchestration.runtime.settings import (
     Settings,
 )
 from orchestration.runtime.snapshots import snapshot_store
-from orchestration.testing.scripted_model import ScriptedModelServer
+from orchestration.testing.scripted_model import ModelScript, ScriptedModelServer, ScriptStep
 from tests.support.images import TEST_IMAGE, ensure_test_image
 from tests.support.npm_registry import NpmRegistry
+from tests.support.python_index import PythonIndex
 
 FLASK = Path("/work/.mirror/pallets+flask/repo")
+PLUGGY = Path("/work/.mirror/pytest-dev+pluggy/repo")
+PYTEST_AND_DEPENDENCIES = ["pytest", "pluggy", "iniconfig", "packaging", "pygments"]
+TOUCH_README = ModelScript(
+    steps=[
+        ScriptStep(
+            tool="Bash",
+            input={"command": "cd /workspace/repo && echo >> README.rst", "description": "edit"},
+        ),
+        ScriptStep(tool="StructuredOutput", input={"outcome": "fixed", "summary": "bench"}),
+    ]
+)
 
 
 def heavy_package(files: int) -> dict[str, dict[str, dict[str, str]]]:
@@ -69,6 +92,23 @@ def bare_copy(source: Path, branch: str, target: Path, extra: dict[str, str]) ->
         git("-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "environment", cwd=work)
     git("clone", "-q", "--bare", str(work), str(target))
     return target
+
+
+def python_files(index: PythonIndex) -> dict[str, str]:
+    spec = (
+        '[setup]\nrun = ["python3 -m venv .venv", '
+        f'".venv/bin/pip install --no-cache-dir --index-url {index.url} pytest"]\n'
+        f'egress = ["127.0.0.1:{index.port}"]\n'
+        '[verify]\nrun = ["PYTHONPATH=src .venv/bin/python -m pytest -q -p no:cacheprovider '
+        '--ignore=testing/benchmark.py"]\ntimeout = "10m"\n'
+    )
+    gitignore = subprocess.run(
+        ["git", "--git-dir", str(PLUGGY), "show", "HEAD:.gitignore"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {".fixbot/environment.toml": spec, ".gitignore": gitignore + ".venv/\n"}
 
 
 def environment_files(registry: NpmRegistry) -> dict[str, str]:
@@ -106,7 +146,7 @@ async def run_tasks(
                 started = time.time()
                 await runtime.gateway.start(task)
                 result = await runtime.gateway.result(task.task_id)
-                if result.status is not TaskStatus.NO_CHANGE:
+                if result.status not in (TaskStatus.NO_CHANGE, TaskStatus.COMPLETED):
                     raise SystemExit(f"{name}: the task ended {result.status}: {result.error}")
                 measured[name].append((result, first_request_after(model, started)))
     return measured
@@ -118,18 +158,22 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=3000)
     parser.add_argument("--repo", type=Path, default=FLASK)
     parser.add_argument("--branch", default="main")
+    parser.add_argument("--python", action="store_true", help="pluggy with a pip setup")
     args = parser.parse_args()
     ensure_test_image()
-    with (
-        tempfile.TemporaryDirectory(prefix="fixbot-bench-env-") as tmp,
-        NpmRegistry(heavy_package(args.files)) as registry,
-        ScriptedModelServer(NO_FIX) as model,
-    ):
-        root = Path(tmp)
+    if args.python:
+        args.repo = PLUGGY
+    with contextlib.ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fixbot-bench-env-")))
+        if args.python:
+            index = stack.enter_context(PythonIndex(PYTEST_AND_DEPENDENCIES))
+            files, script = python_files(index), TOUCH_README
+        else:
+            registry = stack.enter_context(NpmRegistry(heavy_package(args.files)))
+            files, script = environment_files(registry), NO_FIX
+        model = stack.enter_context(ScriptedModelServer(script))
         repos = {
-            "with environment": bare_copy(
-                args.repo, args.branch, root / "env.git", environment_files(registry)
-            ),
+            "with environment": bare_copy(args.repo, args.branch, root / "env.git", files),
             "no environment": bare_copy(args.repo, args.branch, root / "plain.git", {}),
         }
         settings = Settings(
@@ -155,7 +199,10 @@ def report(
 ) -> None:
     cold, *warm = measured["with environment"]
     setup_step = cold[0].step_seconds.get("setup", 0.0)
-    print(f"repository: {args.repo} ({args.branch}); setup installs {args.files:,} files")
+    what = "pytest and its dependencies" if args.python else f"{args.files:,} files"
+    print(f"repository: {args.repo} ({args.branch}); setup installs {what}")
+    for item in cold[0].verifications:
+        print(f"fixbot's verification of the first task: {verification_line(item)}")
     print(f"cold setup step:                {setup_step:.2f} s")
     print(f"  the setup commands' own time: {own_seconds:.2f} s")
     print(f"  snapshot overhead:            {setup_step - own_seconds:.2f} s  (target ≤ 3 s)")

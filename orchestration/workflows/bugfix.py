@@ -228,7 +228,7 @@ class BugFixWorkflow:
             await self._prepare_environment()
         s.session_id = str(workflow.uuid4())
         if _verify_targets(s) and workflow.patched(VERIFICATION_PATCH):
-            self._baseline = asyncio.create_task(self._verify_baseline())
+            self._baseline = asyncio.create_task(self._verify_baseline_once_the_agent_works())
         self._next_agent_round(AgentMode.START, "")
 
     def _next_agent_round(self, mode: AgentMode, message: str) -> None:
@@ -340,6 +340,13 @@ class BugFixWorkflow:
             s.verification_note = f"not verified: the environment's setup failed: {_reason(exc)}"
             return
         s.environments = report.environments
+
+    async def _verify_baseline_once_the_agent_works(self) -> list[VerifyRun]:
+        """The baseline, started once the agent reports its first action (or its round
+        ends): a test suite starting beside it would slow the agent's own start."""
+        s = self._state
+        await workflow.wait_condition(lambda: s.progress is not None or s.stage is not Stage.AGENT)
+        return await self._verify_baseline()
 
     async def _verify_baseline(self) -> list[VerifyRun]:
         """The verify commands on the untouched tree; a failure to run them is no baseline."""
