@@ -11,9 +11,8 @@ import hashlib
 import io
 import json
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+
+from tests.support.loopback_files import LoopbackFiles
 
 
 def package_tarball(name: str, version: str, files: dict[str, str]) -> bytes:
@@ -30,36 +29,25 @@ def package_tarball(name: str, version: str, files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-class NpmRegistry:
+class NpmRegistry(LoopbackFiles):
     """Serves packages on 127.0.0.1 (a free port) until closed."""
 
     def __init__(self, packages: dict[str, dict[str, dict[str, str]]]) -> None:
-        self.requests: list[str] = []
-        self._tarballs: dict[str, bytes] = {}
-        self._packages = packages
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.port = self._server.server_address[1]
+        super().__init__()
         self.url = f"http://127.0.0.1:{self.port}/"
-        for name, versions in packages.items():
-            for version, files in versions.items():
-                self._tarballs[f"/{name}/-/{name}-{version}.tgz"] = package_tarball(
-                    name, version, files
-                )
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._packages = packages
+        self._tarballs = {
+            f"/{name}/-/{name}-{version}.tgz": package_tarball(name, version, files)
+            for name, versions in packages.items()
+            for version, files in versions.items()
+        }
 
-    def __enter__(self) -> NpmRegistry:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def answer(self, path: str) -> tuple[bytes, str] | None:
+        if path in self._tarballs:
+            return self._tarballs[path], "application/octet-stream"
+        if path.strip("/") in self._packages:
+            return json.dumps(self.metadata(path.strip("/"))).encode(), "application/json"
+        return None
 
     def metadata(self, name: str) -> dict[str, object]:
         versions = {}
@@ -78,30 +66,3 @@ class NpmRegistry:
             }
         latest = sorted(self._packages[name])[-1]
         return {"name": name, "versions": versions, "dist-tags": {"latest": latest}}
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        registry = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                registry.requests.append(path)
-                if path in registry._tarballs:
-                    self._send(registry._tarballs[path], "application/octet-stream")
-                elif path.strip("/") in registry._packages:
-                    body = json.dumps(registry.metadata(path.strip("/"))).encode()
-                    self._send(body, "application/json")
-                else:
-                    self.send_error(404)
-
-            def _send(self, body: bytes, kind: str) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet."""
-
-        return Handler
