@@ -143,6 +143,11 @@ class ModelProxy:
         route = self._routes.get(task_id)
         return None if route is None else route.state.usage.model_copy()
 
+    def in_flight_usd(self, task_id: str) -> float:
+        """What an open route's requests in flight have reserved and not yet settled."""
+        route = self._routes.get(task_id)
+        return 0.0 if route is None else route.state.reserved_usd
+
     def route(self, task_id: str) -> ProxyRoute | None:
         """The open route of a task."""
         route = self._routes.get(task_id)
