@@ -124,9 +124,9 @@ def attacks(
         ),
         (
             "memory",
-            # the balloon offers itself to the OOM killer first (raising one's own score needs
-            # no privilege): otherwise the kernel may pick claude, the larger process then
-            "echo 1000 > /proc/self/oom_score_adj;"
+            # the balloon does nothing for the agent's survival: fixbot's tool shell gives
+            # every tool command the OOM killer's first pick, so the kernel never takes claude
+            "cat /proc/self/oom_score_adj;"
             " python3 -c \"b = bytearray(1500 * 1024 * 1024); print('ALLOCATED', len(b))\";"
             " echo MEM_EXIT=$?",
         ),
@@ -235,6 +235,7 @@ async def test_attacks_from_inside_the_sandbox_are_contained_and_nothing_leaks(
         assert stopped is not None and int(stopped.group(1)) < TIGHT.pids
         assert not re.search(r"ALLOCATED \d", out["memory"])  # the 1.5 GB never existed
         assert re.search(r"MEM_EXIT=(137|1)\b", out["memory"])
+        assert out["memory"].split()[0] == "1000"  # the tool shell's pick for the OOM killer
     # runc's kernel says EROFS; gVisor's checks the agent's permission first (EACCES)
     refused = ("Read-only file system", "Permission denied")
     assert sum(out["write_outside"].count(reason) for reason in refused) == 4

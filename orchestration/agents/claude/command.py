@@ -21,6 +21,8 @@ OUTCOME_SCHEMA: dict[str, object] = {
 }
 
 SANDBOX_HOME = "/home/agent"
+# the image's bash wrapper: tool commands go first to the OOM killer, claude last
+TOOL_SHELL = "/usr/local/bin/fixbot-bash"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ def claude_environment(base_url: str, api_key: str, max_retries: int = 4) -> dic
     """The exec environment: where the model is, and no chatter beyond it."""
     return {
         "HOME": SANDBOX_HOME,
+        "SHELL": TOOL_SHELL,
         "ANTHROPIC_BASE_URL": base_url,
         "ANTHROPIC_API_KEY": api_key,
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
