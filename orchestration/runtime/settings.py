@@ -59,8 +59,7 @@ class SandboxSettings(BaseModel):
     max_path_depth: int = Field(default=64, ge=1)
     # "auto": gVisor (runsc) when the engine has it registered, else runc with a warning;
     # or a runtime the engine has registered, by name ("runsc", "runc", ...). runc stays the
-    # default: Debian's runsc (20221219) refuses statx with AT_NO_AUTOMOUNT, so `ls -l` and
-    # `stat` fail in the sandbox (SECURITY.md, "gVisor")
+    # default until the whole suite has run under runsc (SECURITY.md, "gVisor")
     runtime: str = "runc"
     # hosts a sandbox may reach through the worker's egress proxy (e.g. "pypi.org",
     # "*.npmjs.org"); used only for tasks that allow egress, or all when egress_for_all_tasks

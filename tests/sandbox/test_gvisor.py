@@ -102,6 +102,17 @@ def test_it_is_locked_down_as_under_runc(
     assert denied.exit_code != 0
 
 
+def test_the_commands_an_agent_runs_all_the_time_work(
+    backend: DockerSandbox, gvisor_sandbox: SandboxInfo
+) -> None:
+    """`ls -l` and `stat` work under runsc (Debian's runsc refuses statx with
+    AT_NO_AUTOMOUNT; the image's preloaded statx drops the flag)."""
+    listing = run(backend, gvisor_sandbox, "ls", "-l", "/usr/bin/git")
+    assert listing.startswith("-rwxr-xr-x") and "/usr/bin/git" in listing
+    assert run(backend, gvisor_sandbox, "stat", "-c", "%U %s", "/etc/passwd").startswith("root ")
+    assert run(backend, gvisor_sandbox, "ls", "/workspace") == ""
+
+
 def test_the_proxy_socket_is_reachable_from_inside(
     backend: DockerSandbox, gvisor_sandbox: SandboxInfo
 ) -> None:
