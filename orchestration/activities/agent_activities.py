@@ -44,6 +44,7 @@ STOPPED_BEFORE_RUN = (
     "the sandbox is no longer running (the Docker engine restarted, or the container was "
     "stopped); the task cannot continue in it"
 )
+SANDBOX_SETTLE_SECONDS = 3.0
 STOPPED_DURING_RUN = (
     "the sandbox stopped during the agent run (killed, or out of memory at the container's limit)"
 )
@@ -125,7 +126,10 @@ class AgentActivities:
             # whatever it printed, a run that did not end cleanly has not delivered
             reason = f"the agent exited with code {outcome.exit_code} after printing a result"
         if not outcome.timed_out:
-            await self._require_running_sandbox(request, STOPPED_DURING_RUN)
+            # a command killed by a signal may have died with its sandbox, which the engine
+            # reports stopped a moment later (gVisor's kernel ends its execs first)
+            settle = SANDBOX_SETTLE_SECONDS if outcome.exit_code >= 128 else 0.0
+            await self._require_running_sandbox(request, STOPPED_DURING_RUN, settle)
         raise permanent(reason, "AgentFailed")
 
     async def _keep_transcript(self, request: AgentRequest, result: AgentResult) -> AgentResult:
@@ -182,10 +186,17 @@ class AgentActivities:
         )
         return query.answered_yes(found.exit_code, found.stdout.decode(errors="replace"))
 
-    async def _require_running_sandbox(self, request: AgentRequest, reason: str) -> None:
+    async def _require_running_sandbox(
+        self, request: AgentRequest, reason: str, settle_seconds: float = 0.0
+    ) -> None:
         """A sandbox that stopped (a Docker restart, a kill, the OOM killer) cannot carry on
-        the run: say so plainly instead of reporting whatever the broken exec left behind."""
+        the run: say so plainly instead of reporting whatever the broken exec left behind.
+        With settle_seconds, a sandbox still running is looked at again until then."""
+        deadline = time.monotonic() + settle_seconds
         info = await asyncio.to_thread(self._backend.find, request.task.task_id)
+        while info is not None and info.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            info = await asyncio.to_thread(self._backend.find, request.task.task_id)
         if info is None or not info.running:
             if info is not None and info.out_of_memory:
                 raise permanent(KILLED_OUT_OF_MEMORY, "SandboxOutOfMemory")
