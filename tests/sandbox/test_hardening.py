@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
 from sandbox.docker_backend import DockerSandbox
-from sandbox.docker_backend.container_config import GVISOR_RUNTIME, host_pids_limit
+from sandbox.docker_backend.container_config import (
+    GVISOR_BASE_PIDS,
+    GVISOR_PIDS_PER_PROCESS,
+    GVISOR_RUNTIME,
+    host_pids_limit,
+)
 from sandbox.interface import ExecResult, SandboxInfo, SandboxSpec
 
 from .conftest import CLAUDE_CODE_VERSION, SMALL_LIMITS
@@ -101,16 +107,41 @@ def test_limits_in_inspect_data(
 def test_limits_in_cgroup(
     backend: DockerSandbox, shared_sandbox: SandboxInfo, sandbox_runtime: str | None
 ) -> None:
+    """The kernel enforces the memory and pids limits: seen from inside under runc, and from
+    the host under gVisor (its kernel shows no cgroup files inside; the pids limit there also
+    leaves room for gVisor's own threads)."""
     if sandbox_runtime == GVISOR_RUNTIME:
-        pytest.skip("gVisor shows no cgroup files inside; the inspect data test checks them")
-    script = (
-        "cat /sys/fs/cgroup/memory.max 2>/dev/null"
-        " || cat /sys/fs/cgroup/memory/memory.limit_in_bytes;"
-        " cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max"
+        memory, pids = host_cgroup_limits(backend, shared_sandbox)
+        expected_pids = GVISOR_BASE_PIDS + SMALL_LIMITS.pids * GVISOR_PIDS_PER_PROCESS
+    else:
+        script = (
+            "cat /sys/fs/cgroup/memory.max 2>/dev/null"
+            " || cat /sys/fs/cgroup/memory/memory.limit_in_bytes;"
+            " cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max"
+        )
+        memory, pids = (
+            int(v) for v in run(backend, shared_sandbox, "sh", "-c", script).stdout.split()
+        )
+        expected_pids = SMALL_LIMITS.pids
+    assert memory == SMALL_LIMITS.memory_mb * 1024 * 1024
+    assert pids == expected_pids
+
+
+def host_cgroup_limits(backend: DockerSandbox, info: SandboxInfo) -> tuple[int, int]:
+    """The memory and pids limits of the container's cgroup, read on the host (v1 or v2)."""
+    pid = backend.client.api.inspect_container(info.sandbox_id)["State"]["Pid"]
+    groups = dict(
+        (line.split(":")[1], line.split(":")[2])
+        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
     )
-    memory, pids = run(backend, shared_sandbox, "sh", "-c", script).stdout.decode().split()
-    assert int(memory) == SMALL_LIMITS.memory_mb * 1024 * 1024
-    assert int(pids) == SMALL_LIMITS.pids
+    root = Path("/sys/fs/cgroup")
+    if (root / "memory").is_dir():  # v1: one hierarchy per controller
+        memory = root / "memory" / groups["memory"].lstrip("/") / "memory.limit_in_bytes"
+        pids = root / "pids" / groups["pids"].lstrip("/") / "pids.max"
+    else:
+        unified = root / groups[""].lstrip("/")
+        memory, pids = unified / "memory.max", unified / "pids.max"
+    return int(memory.read_text()), int(pids.read_text())
 
 
 def test_no_network_means_loopback_only(
