@@ -58,9 +58,8 @@ class SandboxSettings(BaseModel):
     max_files: int = Field(default=200_000, ge=1)
     max_path_depth: int = Field(default=64, ge=1)
     # "auto": gVisor (runsc) when the engine has it registered, else runc with a warning;
-    # or a runtime the engine has registered, by name ("runsc", "runc", ...). runc stays the
-    # default until the whole suite has run under runsc (SECURITY.md, "gVisor")
-    runtime: str = "runc"
+    # or a runtime the engine has registered, by name ("runsc", "runc", ...)
+    runtime: str = "auto"
     # hosts a sandbox may reach through the worker's egress proxy (e.g. "pypi.org",
     # "*.npmjs.org"); used only for tasks that allow egress, or all when egress_for_all_tasks
     egress_allowlist: list[str] = Field(default_factory=list)
