@@ -22,7 +22,7 @@ from temporalio import activity
 from orchestration.activities import contracts
 from orchestration.activities.errors import permanent
 from orchestration.activities.heartbeat import heartbeating
-from orchestration.activities.helper_sandboxes import remove_even_if_cancelled, remove_if_present
+from orchestration.activities.helper_sandboxes import fresh_sandbox
 from orchestration.activities.logged_command import last_lines, run_logged
 from orchestration.activities.sandbox_activities import (
     EGRESS_PORT,
@@ -149,28 +149,33 @@ class SetupActivities:
             internal_allowed=self._internal_allowed or spec.from_operator,
         )
         sandbox_spec = self._spec_for(setup_id, request.workflow_id, str(route.socket_dir))
-        await asyncio.to_thread(
-            remove_if_present, self._backend, setup_id
-        )  # a retried attempt starts over
-        info = await asyncio.to_thread(self._backend.create, sandbox_spec)
         try:
-            await asyncio.to_thread(
-                self._backend.start_background,
-                info.sandbox_id,
-                forwarder(EGRESS_PORT, EGRESS_SOCKET),
-            )
-            pinned = {r.name: r.commit for r in request.workspace.repositories}
-            await self._workspace.fill(
-                info.sandbox_id, request.task, say, threading.Event(), pinned=pinned
-            )
-            started = time.monotonic()
-            await self._run_commands(request.task.task_id, info.sandbox_id, repo, spec, say)
-            seconds = round(time.monotonic() - started, 3)
-            say(f"saving the environment of {repo.name}")
-            return await self._capture(info.sandbox_id, repo.name, key, url, seconds)
+            async with fresh_sandbox(self._backend, sandbox_spec) as info:
+                return await self._set_up(request, repo, spec, key, url, info.sandbox_id, say)
         finally:
-            await remove_even_if_cancelled(self._backend, info.sandbox_id)
             await self._egress.close_route(setup_id)
+
+    async def _set_up(
+        self,
+        request: SetupRequest,
+        repo: PreparedRepository,
+        spec: EnvironmentSpec,
+        key: str,
+        url: str,
+        sandbox_id: str,
+        say: Callable[[str], None],
+    ) -> SnapshotInfo:
+        """Fill the setup sandbox, run the commands, save what they left."""
+        await asyncio.to_thread(
+            self._backend.start_background, sandbox_id, forwarder(EGRESS_PORT, EGRESS_SOCKET)
+        )
+        pinned = {r.name: r.commit for r in request.workspace.repositories}
+        await self._workspace.fill(sandbox_id, request.task, say, threading.Event(), pinned=pinned)
+        started = time.monotonic()
+        await self._run_commands(request.task.task_id, sandbox_id, repo, spec, say)
+        seconds = round(time.monotonic() - started, 3)
+        say(f"saving the environment of {repo.name}")
+        return await self._capture(sandbox_id, repo.name, key, url, seconds)
 
     async def _run_commands(
         self,

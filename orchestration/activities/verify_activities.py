@@ -18,7 +18,7 @@ from temporalio import activity
 
 from orchestration.activities import contracts
 from orchestration.activities.heartbeat import heartbeating
-from orchestration.activities.helper_sandboxes import remove_even_if_cancelled, remove_if_present
+from orchestration.activities.helper_sandboxes import fresh_sandbox
 from orchestration.activities.logged_command import last_lines, run_logged
 from orchestration.activities.workspace_activities import WorkspaceActivities
 from orchestration.environment.env_dirs import tool_environment
@@ -67,14 +67,8 @@ class VerifyActivities:
             spec = self._spec_for(
                 sandbox_task_id(request.task.task_id, request.phase.value), request.workflow_id
             )
-            # a retried attempt starts over in a new sandbox: a half-applied patch or a
-            # half-run suite must not carry into the result
-            await asyncio.to_thread(remove_if_present, self._backend, spec.task_id)
-            info = await asyncio.to_thread(self._backend.create, spec)
-            try:
+            async with fresh_sandbox(self._backend, spec) as info:
                 return await self._run_all(info.sandbox_id, request, doing.append)
-            finally:
-                await remove_even_if_cancelled(self._backend, info.sandbox_id)
 
     async def _run_all(
         self, sandbox_id: str, request: VerifyRequest, say: Callable[[str], None]

@@ -137,17 +137,7 @@ class WorkspaceActivities:
         say: Callable[[str], None],
         cancel: threading.Event,
     ) -> History:
-        try:
-            mirror = self._mirrors.update(
-                repo.url,
-                env=self._git_env(repo.url),
-                branch=repo.branch,
-                on_line=lambda line: say(f"fetching {repo.name}: {line}"),
-                cancel=cancel,
-            )
-            commit = pinned or resolve_branch(mirror, repo.url, repo.branch)
-        except BranchNotFound as exc:
-            raise permanent(str(exc), "BranchMissing") from None
+        mirror, commit = self._fetch(repo, pinned, say, cancel)
         say(f"measuring {repo.name}")
         too_big = refusal(repo.name, measure(mirror, commit, self._tree_limits), self._tree_limits)
         if too_big is not None:
@@ -158,17 +148,7 @@ class WorkspaceActivities:
     def inspect(self, repo: RepositorySpec, say: Callable[[str], None]) -> PreparedRepository:
         """Fetch repo into the mirror and read its branch's commit and environment spec, with
         no sandbox (blocking: call from a thread)."""
-        mirror = self._mirrors.update(
-            repo.url,
-            env=self._git_env(repo.url),
-            branch=repo.branch,
-            on_line=lambda line: say(f"fetching {repo.name}: {line}"),
-            cancel=threading.Event(),
-        )
-        try:
-            commit = resolve_branch(mirror, repo.url, repo.branch)
-        except BranchNotFound as exc:
-            raise permanent(str(exc), "BranchMissing") from None
+        _, commit = self._fetch(repo, None, say, threading.Event())
         return PreparedRepository(
             name=repo.name,
             branch=repo.branch,
@@ -176,6 +156,27 @@ class WorkspaceActivities:
             path=f"{WORKSPACE_PATH}/{repo.name}",
             environment=self._environment(repo, commit),
         )
+
+    def _fetch(
+        self,
+        repo: RepositorySpec,
+        pinned: str | None,
+        say: Callable[[str], None],
+        cancel: threading.Event,
+    ) -> tuple[Path, str]:
+        """Bring repo's mirror up to date; the mirror and the commit to prepare (pinned, or
+        the branch's newest)."""
+        try:
+            mirror = self._mirrors.update(
+                repo.url,
+                env=self._git_env(repo.url),
+                branch=repo.branch,
+                on_line=lambda line: say(f"fetching {repo.name}: {line}"),
+                cancel=cancel,
+            )
+            return mirror, pinned or resolve_branch(mirror, repo.url, repo.branch)
+        except BranchNotFound as exc:
+            raise permanent(str(exc), "BranchMissing") from None
 
     def mirror_for(self, url: str) -> Path:
         """The mirror cache's repository for url (fetched by `fill`)."""
